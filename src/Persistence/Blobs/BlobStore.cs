@@ -1,0 +1,143 @@
+using System.Security.Cryptography;
+using System.Text.RegularExpressions;
+using ClusterNode.Persistence.Records;
+
+namespace ClusterNode.Persistence.Blobs;
+
+/// <summary>
+/// Blob files under one directory, each named by a file id that is unique per uploaded content and travels
+/// with the record, so every node stores the same blob under the same name. A file only ever appears at its
+/// final name complete, hashed and fsynced (temp file, fsync, rename over, fsync of the directory), so a read
+/// never sees partial bytes.
+/// </summary>
+public sealed partial class BlobStore
+{
+    private const string TempDirectoryName = "tmp";
+    private readonly string _tempDirectory;
+
+    public BlobStore(string directory)
+    {
+        Directory = System.IO.Directory.CreateDirectory(directory).FullName;
+        _tempDirectory = System.IO.Directory.CreateDirectory(Path.Combine(Directory, TempDirectoryName)).FullName;
+        // A temp file left by a crash belongs to a save that never completed; its blob is re-sent or re-uploaded.
+        foreach (var orphan in System.IO.Directory.EnumerateFiles(_tempDirectory)) File.Delete(orphan);
+    }
+
+    public string Directory { get; }
+
+    [GeneratedRegex("^[0-9a-f]{32}$")]
+    private static partial Regex FileIdPattern();
+
+    /// <summary>File ids come from the network too: only this shape may become a path.</summary>
+    public static bool IsValidFileId(string fileId) => FileIdPattern().IsMatch(fileId);
+
+    public static string NewFileId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+
+    public BlobWriter BeginWrite() => new(this, Path.Combine(_tempDirectory, Guid.NewGuid().ToString("N") + ".tmp"));
+
+    /// <summary>Makes completed renames durable; one call covers every rename before it (grouped fsync).</summary>
+    public void SyncDirectory() => DirectorySync.Sync(Directory);
+
+    public string PathOf(string fileId)
+    {
+        if (!IsValidFileId(fileId)) throw new ArgumentException($"invalid blob file id '{fileId}'");
+        return Path.Combine(Directory, fileId);
+    }
+
+    /// <summary>Present with the expected size: the cheap check, enough for a file this store renamed into place.</summary>
+    public bool IsPresent(BlobRef blob)
+    {
+        var info = new FileInfo(PathOf(blob.FileId));
+        return info.Exists && info.Length == blob.Size;
+    }
+
+    /// <summary>Present and its bytes hash to what the record says: the full check used before trusting a file.</summary>
+    public bool Verify(BlobRef blob)
+    {
+        if (!IsPresent(blob)) return false;
+        try
+        {
+            using var stream = OpenRead(blob.FileId);
+            return SHA256.HashData(stream).AsSpan().SequenceEqual(blob.Sha256);
+        }
+        catch (FileNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    public FileStream OpenRead(string fileId) =>
+        new(PathOf(fileId), new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite | FileShare.Delete, BufferSize = 0 });
+
+    public FileStream? TryOpenRead(string fileId)
+    {
+        try
+        {
+            return OpenRead(fileId);
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    public void Delete(string fileId) => File.Delete(PathOf(fileId));
+
+    internal void Place(string tempPath, string fileId) => File.Move(tempPath, PathOf(fileId), overwrite: true);
+
+    public IEnumerable<string> FileIds() =>
+        System.IO.Directory.EnumerateFiles(Directory).Select(Path.GetFileName).Where(n => n is not null && IsValidFileId(n))!;
+}
+
+/// <summary>
+/// One blob being written: bytes are appended to a temp file and hashed on the way; <see cref="Commit"/>
+/// checks size and hash, fsyncs and renames into place. The caller then fsyncs the directory (possibly once
+/// for several blobs) before calling the blob durable.
+/// </summary>
+public sealed class BlobWriter : IDisposable
+{
+    private readonly BlobStore _store;
+    private readonly FileStream _file;
+    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private bool _finished;
+
+    internal BlobWriter(BlobStore store, string tempPath)
+    {
+        _store = store;
+        TempPath = tempPath;
+        _file = new FileStream(tempPath, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, BufferSize = 0 });
+    }
+
+    public string TempPath { get; }
+    public long Length { get; private set; }
+
+    public void Append(ReadOnlySpan<byte> bytes)
+    {
+        _file.Write(bytes);
+        _hash.AppendData(bytes);
+        Length += bytes.Length;
+    }
+
+    /// <summary>Seals the blob under <paramref name="fileId"/>; throws if it is not the expected bytes.</summary>
+    public BlobRef Commit(string field, string fileId, long? expectedSize = null, byte[]? expectedSha256 = null)
+    {
+        var sha = _hash.GetHashAndReset();
+        if (expectedSize is { } size && size != Length)
+            throw new InvalidDataException($"blob {fileId}: received {Length} bytes, expected {size}");
+        if (expectedSha256 is not null && !sha.AsSpan().SequenceEqual(expectedSha256))
+            throw new InvalidDataException($"blob {fileId}: sha256 {Convert.ToHexStringLower(sha)} does not match {Convert.ToHexStringLower(expectedSha256)}");
+        _file.Flush(flushToDisk: true);
+        _file.Dispose();
+        _store.Place(TempPath, fileId);
+        _finished = true;
+        return new BlobRef(field, fileId, Length, sha);
+    }
+
+    public void Dispose()
+    {
+        _hash.Dispose();
+        if (_finished) return;
+        _file.Dispose();
+        try { File.Delete(TempPath); } catch (IOException) { /* removed at next start */ }
+    }
+}

@@ -1,0 +1,49 @@
+namespace ClusterNode.Persistence.Records;
+
+/// <summary>
+/// Hybrid logical clock packed in 64 bits: 48 bits of Unix milliseconds, 16 bits of logical counter.
+/// It never goes backwards: a wall clock stepped back keeps the last time and counts up, and the store
+/// restores the highest value it ever issued or observed at start, so new writes always beat old ones.
+/// </summary>
+public sealed class HybridLogicalClock
+{
+    private const int CounterBits = 16;
+    private const ulong CounterMask = (1UL << CounterBits) - 1;
+    private readonly Func<long> _wallClockMs;
+    private readonly object _gate = new();
+    private ulong _last;
+
+    public HybridLogicalClock(ulong restored = 0, Func<long>? wallClockMs = null)
+    {
+        _wallClockMs = wallClockMs ?? (() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        _last = restored;
+    }
+
+    public ulong Last { get { lock (_gate) return _last; } }
+
+    public static long PhysicalMs(ulong hlc) => (long)(hlc >> CounterBits);
+
+    /// <summary>A timestamp greater than every one issued or observed before.</summary>
+    public ulong Next()
+    {
+        lock (_gate)
+        {
+            var wall = (ulong)Math.Max(0, _wallClockMs()) << CounterBits;
+            // Same or earlier millisecond (or a clock stepped back): count up from the last value; a counter
+            // overflow simply carries into the millisecond bits, which keeps the order.
+            _last = wall > _last ? wall : _last + 1;
+            return _last;
+        }
+    }
+
+    /// <summary>Takes in a timestamp seen from another node, so later local writes order after it.</summary>
+    public void Observe(ulong remote)
+    {
+        lock (_gate)
+        {
+            if (remote > _last) _last = remote;
+        }
+    }
+
+    internal static ulong Compose(long ms, ushort counter) => ((ulong)ms << CounterBits) | (counter & CounterMask);
+}

@@ -1,0 +1,109 @@
+using ClusterNode.Persistence.Encoding;
+
+namespace ClusterNode.Persistence.Records;
+
+/// <summary>The binary layouts of records, blob references and audit entries, shared by LMDB and the wire.</summary>
+public static class RecordCodec
+{
+    private const byte FormatVersion = 1;
+    public const int Sha256Bytes = 32;
+    public const int MaxDataBytes = 16 << 20;
+
+    public static byte[] Key(string table, string id)
+    {
+        var writer = new ByteWriter(table.Length + id.Length + 1);
+        writer.Raw(System.Text.Encoding.UTF8.GetBytes(table)).U8(0).Raw(System.Text.Encoding.UTF8.GetBytes(id));
+        return writer.ToArray();
+    }
+
+    public static (string Table, string Id) ParseKey(ReadOnlySpan<byte> key)
+    {
+        var separator = key.IndexOf((byte)0);
+        if (separator < 0) throw new FormatException("malformed record key: no table separator");
+        return (System.Text.Encoding.UTF8.GetString(key[..separator]), System.Text.Encoding.UTF8.GetString(key[(separator + 1)..]));
+    }
+
+    public static void WriteVersion(ByteWriter writer, RecordVersion version) => writer.U64(version.Hlc).String(version.Origin);
+
+    public static RecordVersion ReadVersion(ref ByteReader reader) => new(reader.U64("version.hlc"), reader.String("version.origin"));
+
+    public static void WriteBlobRef(ByteWriter writer, BlobRef blob)
+    {
+        if (blob.Sha256.Length != Sha256Bytes) throw new ArgumentException($"blob '{blob.Field}' has a {blob.Sha256.Length}-byte hash");
+        writer.String(blob.Field).String(blob.FileId).I64(blob.Size).Raw(blob.Sha256);
+    }
+
+    public static BlobRef ReadBlobRef(ref ByteReader reader)
+    {
+        var field = reader.String("blob.field");
+        var fileId = reader.String("blob.fileId");
+        var size = reader.I64("blob.size");
+        var sha = reader.Raw(Sha256Bytes, "blob.sha256").ToArray();
+        return new BlobRef(field, fileId, size, sha);
+    }
+
+    /// <summary>Table and id are part of the LMDB key, so the stored value carries the rest.</summary>
+    public static void WriteBody(ByteWriter writer, StoredRecord record)
+    {
+        WriteVersion(writer, record.Version);
+        writer.Bool(record.Deleted).Block(record.Data).U16(checked((ushort)record.Blobs.Count));
+        foreach (var blob in record.Blobs) WriteBlobRef(writer, blob);
+    }
+
+    public static StoredRecord ReadBody(ref ByteReader reader, string table, string id)
+    {
+        var version = ReadVersion(ref reader);
+        var deleted = reader.Bool("deleted");
+        var data = reader.Block("data", MaxDataBytes).ToArray();
+        var count = reader.U16("blobs.count");
+        var blobs = new BlobRef[count];
+        for (var i = 0; i < count; i++) blobs[i] = ReadBlobRef(ref reader);
+        return new StoredRecord(table, id, version, deleted, data, blobs);
+    }
+
+    public static byte[] EncodeValue(StoredRecord record)
+    {
+        var writer = new ByteWriter(64 + record.Data.Length);
+        writer.U8(FormatVersion);
+        WriteBody(writer, record);
+        return writer.ToArray();
+    }
+
+    public static StoredRecord DecodeValue(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        var (table, id) = ParseKey(key);
+        var reader = new ByteReader(value, "stored record");
+        var format = reader.U8("format");
+        if (format != FormatVersion) throw new FormatException($"stored record {table}/{id} has unknown format {format}");
+        var record = ReadBody(ref reader, table, id);
+        reader.ExpectEnd();
+        return record;
+    }
+
+    public static byte[] EncodeAudit(AuditEntry entry)
+    {
+        var writer = new ByteWriter(48);
+        writer.U8(FormatVersion).String(entry.Table).String(entry.Id);
+        WriteVersion(writer, entry.Version);
+        return writer.ToArray();
+    }
+
+    public static AuditEntry DecodeAudit(long sequence, ReadOnlySpan<byte> value)
+    {
+        var reader = new ByteReader(value, "audit entry");
+        reader.U8("format");
+        var table = reader.String("table");
+        var id = reader.String("id");
+        var version = ReadVersion(ref reader);
+        return new AuditEntry(sequence, table, id, version);
+    }
+
+    public static byte[] SequenceKey(long sequence)
+    {
+        var key = new byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(key, sequence);
+        return key;
+    }
+
+    public static long ParseSequenceKey(ReadOnlySpan<byte> key) => System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(key);
+}

@@ -1,0 +1,344 @@
+using System.Buffers.Binary;
+using System.Text.RegularExpressions;
+using ClusterNode.Persistence.Blobs;
+using ClusterNode.Persistence.Lmdb;
+using LightningDB;
+
+namespace ClusterNode.Persistence.Records;
+
+/// <summary>
+/// The node's records, its audit log and its blob files. Every change (local write or winning replicated
+/// record) is one LMDB transaction that writes the record and an audit entry with the next local sequence
+/// number, so the audit log orders everything this node holds and a peer can stream it from any point.
+/// Writes are serialised by LMDB's single writer; each transaction begins and commits on one thread.
+/// </summary>
+public sealed partial class RecordStore : IDisposable
+{
+    private static readonly byte[] NodeIdKey = "node-id"u8.ToArray();
+    private static readonly byte[] ClockKey = "hlc"u8.ToArray();
+    private static readonly byte[] LastSequenceKey = "last-seq"u8.ToArray();
+    private static readonly byte[] EmptyJson = "{}"u8.ToArray();
+
+    private readonly LmdbLease _lease;
+    private readonly LightningDatabase _records;
+    private readonly LightningDatabase _audit;
+    private readonly LightningDatabase _meta;
+    private readonly long _auditRetention;
+    private readonly object _writeGate = new();
+    private long _lastSequence;
+    private long _replicatedApplies;
+
+    private RecordStore(RecordStoreSettings settings, Func<long>? wallClockMs)
+    {
+        _auditRetention = settings.AuditRetentionEntries;
+        Blobs = new BlobStore(Path.Combine(settings.DataDirectory, "blobs"));
+        _lease = LmdbEnvironments.Acquire(Path.Combine(settings.DataDirectory, "lmdb"), settings.MapSizeBytes);
+        try
+        {
+            using var tx = _lease.Environment.BeginTransaction();
+            var create = new DatabaseConfiguration { Flags = DatabaseOpenFlags.Create };
+            _records = tx.OpenDatabase("records", create);
+            _audit = tx.OpenDatabase("audit", create);
+            _meta = tx.OpenDatabase("meta", create);
+            NodeId = ResolveNodeId(tx, settings.NodeId);
+            Clock = new HybridLogicalClock(ReadUInt64(tx, ClockKey), wallClockMs);
+            _lastSequence = (long)ReadUInt64(tx, LastSequenceKey);
+            tx.Commit();
+        }
+        catch
+        {
+            _lease.Dispose();
+            throw;
+        }
+        CollectOrphanBlobs();
+    }
+
+    public static RecordStore Open(RecordStoreSettings settings, Func<long>? wallClockMs = null) => new(settings, wallClockMs);
+
+    public string NodeId { get; }
+    public HybridLogicalClock Clock { get; }
+    public BlobStore Blobs { get; }
+    public long LastSequence => Interlocked.Read(ref _lastSequence);
+
+    /// <summary>Replicated records that changed this store since it was opened (a test and status probe).</summary>
+    public long ReplicatedApplies => Interlocked.Read(ref _replicatedApplies);
+
+    /// <summary>Raised after every commit that appended to the audit log, with the new last sequence.</summary>
+    public event Action<long>? Appended;
+
+    [GeneratedRegex("^[A-Za-z0-9_.-]{1,64}$")]
+    private static partial Regex NodeIdPattern();
+
+    public static bool IsValidNodeId(string nodeId) => NodeIdPattern().IsMatch(nodeId) && nodeId is not "." and not "..";
+
+    // ---------------------------------------------------------------- local writes
+
+    /// <summary>Creates or replaces a record's JSON data; its blobs stay.</summary>
+    public LocalWrite PutData(string table, string id, byte[] json) =>
+        WriteLocal(table, id, (existing, version) =>
+            new StoredRecord(table, id, version, false, json, Live(existing)?.Blobs ?? []))!;
+
+    /// <summary>Attaches a blob already sealed in the blob store; creates the record ({}) if there is none.</summary>
+    public LocalWrite PutBlob(string table, string id, BlobRef blob) =>
+        WriteLocal(table, id, (existing, version) =>
+        {
+            var live = Live(existing);
+            var blobs = (live?.Blobs ?? []).Where(b => b.Field != blob.Field).Append(blob).OrderBy(b => b.Field, StringComparer.Ordinal).ToArray();
+            return new StoredRecord(table, id, version, false, live?.Data ?? EmptyJson, blobs);
+        })!;
+
+    /// <summary>Writes a tombstone; null when there is no live record to delete.</summary>
+    public LocalWrite? Delete(string table, string id) =>
+        WriteLocal(table, id, (existing, version) =>
+            Live(existing) is null ? null : new StoredRecord(table, id, version, true, [], []));
+
+    private static StoredRecord? Live(StoredRecord? record) => record is { Deleted: false } ? record : null;
+
+    private LocalWrite? WriteLocal(string table, string id, Func<StoredRecord?, RecordVersion, StoredRecord?> build)
+    {
+        StoredRecord? previous;
+        StoredRecord? record;
+        long sequence;
+        lock (_writeGate)
+        {
+            using var tx = _lease.Environment.BeginTransaction();
+            var key = RecordCodec.Key(table, id);
+            previous = Read(tx, key);
+            record = build(previous, new RecordVersion(Clock.Next(), NodeId));
+            if (record is null) return null;
+            sequence = Append(tx, key, record);
+            Commit(tx, sequence);
+        }
+        DeleteSupersededBlobs(previous, record);
+        Appended?.Invoke(sequence);
+        return new LocalWrite(sequence, record);
+    }
+
+    // ---------------------------------------------------------------- replicated writes
+
+    /// <summary>
+    /// Applies a frame of replicated records in one transaction (one fsync for the frame). A newer version
+    /// wins, an older one is dropped, the same version changes nothing but names the blobs whose local file is
+    /// missing or does not hash right, so a re-streamed record repairs them.
+    /// </summary>
+    public IReadOnlyList<ApplyOutcome> ApplyReplicated(IReadOnlyList<StoredRecord> records)
+    {
+        var outcomes = new ApplyOutcome[records.Count];
+        var superseded = new List<(StoredRecord Previous, StoredRecord Current)>();
+        long lastSequence = 0;
+        lock (_writeGate)
+        {
+            using var tx = _lease.Environment.BeginTransaction();
+            for (var i = 0; i < records.Count; i++)
+            {
+                var record = records[i];
+                Clock.Observe(record.Version.Hlc);
+                var key = RecordCodec.Key(record.Table, record.Id);
+                var existing = Read(tx, key);
+                if (existing is null || record.Version > existing.Version)
+                {
+                    lastSequence = Append(tx, key, record);
+                    if (existing is not null) superseded.Add((existing, record));
+                    outcomes[i] = new ApplyOutcome(ApplyKind.Applied, lastSequence, record.Blobs.Where(b => !Blobs.IsPresent(b)).ToArray());
+                }
+                else if (record.Version == existing.Version)
+                {
+                    outcomes[i] = new ApplyOutcome(ApplyKind.Same, 0, []);
+                }
+                else
+                {
+                    outcomes[i] = new ApplyOutcome(ApplyKind.Stale, 0, []);
+                }
+            }
+            if (lastSequence > 0) Commit(tx, lastSequence);
+            else tx.Abort();
+        }
+        foreach (var (previous, current) in superseded) DeleteSupersededBlobs(previous, current);
+        // The repair path: outside the transaction, because hashing a large file must not hold the writer.
+        for (var i = 0; i < records.Count; i++)
+        {
+            if (outcomes[i].Kind == ApplyKind.Same)
+                outcomes[i] = outcomes[i] with { BlobsToSave = records[i].Blobs.Where(b => !Blobs.Verify(b)).ToArray() };
+        }
+        var applied = outcomes.Count(o => o.Kind == ApplyKind.Applied);
+        if (applied > 0)
+        {
+            Interlocked.Add(ref _replicatedApplies, applied);
+            Appended?.Invoke(lastSequence);
+        }
+        return outcomes;
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    public StoredRecord? Get(string table, string id)
+    {
+        using var tx = _lease.Environment.BeginTransaction(TransactionBeginFlags.ReadOnly);
+        return Read(tx, RecordCodec.Key(table, id));
+    }
+
+    /// <summary>Audit entries from <paramref name="fromSequence"/> on, at most <paramref name="maxCount"/>.</summary>
+    public IReadOnlyList<AuditEntry> ReadAudit(long fromSequence, int maxCount)
+    {
+        var entries = new List<AuditEntry>(Math.Min(maxCount, 1024));
+        using var tx = _lease.Environment.BeginTransaction(TransactionBeginFlags.ReadOnly);
+        using var cursor = tx.CreateCursor(_audit);
+        var code = cursor.SetRange(RecordCodec.SequenceKey(Math.Max(1, fromSequence)));
+        while (code == MDBResultCode.Success && entries.Count < maxCount)
+        {
+            var (_, key, value) = cursor.GetCurrent();
+            entries.Add(RecordCodec.DecodeAudit(RecordCodec.ParseSequenceKey(key.AsSpan()), value.AsSpan()));
+            code = cursor.Next().resultCode;
+        }
+        return entries;
+    }
+
+    /// <summary>The oldest audit sequence still kept; LastSequence + 1 when the log is empty.</summary>
+    public long FirstRetainedSequence
+    {
+        get
+        {
+            using var tx = _lease.Environment.BeginTransaction(TransactionBeginFlags.ReadOnly);
+            using var cursor = tx.CreateCursor(_audit);
+            var (code, key, _) = cursor.First();
+            return code == MDBResultCode.Success ? RecordCodec.ParseSequenceKey(key.AsSpan()) : LastSequence + 1;
+        }
+    }
+
+    /// <summary>Records in key order (table, then id) after <paramref name="afterKey"/>, at most <paramref name="maxCount"/>.</summary>
+    public IReadOnlyList<StoredRecord> Scan(byte[]? afterKey, int maxCount, string? table = null)
+    {
+        var records = new List<StoredRecord>(Math.Min(maxCount, 1024));
+        var prefix = table is null ? null : RecordCodec.Key(table, "");
+        using var tx = _lease.Environment.BeginTransaction(TransactionBeginFlags.ReadOnly);
+        using var cursor = tx.CreateCursor(_records);
+        var start = afterKey ?? prefix;
+        var code = start is null ? cursor.First().resultCode : cursor.SetRange(start);
+        while (code == MDBResultCode.Success && records.Count < maxCount)
+        {
+            var (_, key, value) = cursor.GetCurrent();
+            var keySpan = key.AsSpan();
+            if (prefix is not null && !keySpan.StartsWith(prefix)) break;
+            if (afterKey is null || !keySpan.SequenceEqual(afterKey))
+                records.Add(RecordCodec.DecodeValue(keySpan, value.AsSpan()));
+            code = cursor.Next().resultCode;
+        }
+        return records;
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    private StoredRecord? Read(LightningTransaction tx, byte[] key)
+    {
+        var (code, _, value) = tx.Get(_records, key);
+        return code == MDBResultCode.Success ? RecordCodec.DecodeValue(key, value.AsSpan()) : null;
+    }
+
+    private long Append(LightningTransaction tx, byte[] key, StoredRecord record)
+    {
+        var sequence = Interlocked.Read(ref _lastSequence) + 1;
+        Put(tx, _records, key, RecordCodec.EncodeValue(record));
+        Put(tx, _audit, RecordCodec.SequenceKey(sequence), RecordCodec.EncodeAudit(new AuditEntry(sequence, record.Table, record.Id, record.Version)));
+        // The in-memory counter moves now so a second record in the same transaction gets the next number;
+        // Commit restores it if the transaction fails.
+        Interlocked.Exchange(ref _lastSequence, sequence);
+        return sequence;
+    }
+
+    private void Commit(LightningTransaction tx, long lastSequence)
+    {
+        var committedBefore = ReadUInt64(tx, LastSequenceKey);
+        try
+        {
+            Put(tx, _meta, LastSequenceKey, UInt64Bytes((ulong)lastSequence));
+            Put(tx, _meta, ClockKey, UInt64Bytes(Clock.Last));
+            TrimAudit(tx, lastSequence);
+            ThrowOnError(tx.Commit(), "commit");
+        }
+        catch
+        {
+            Interlocked.Exchange(ref _lastSequence, (long)committedBefore);
+            throw;
+        }
+    }
+
+    /// <summary>Drops the oldest entries beyond the retention, a bounded number per commit so no commit grows large.</summary>
+    private void TrimAudit(LightningTransaction tx, long lastSequence)
+    {
+        var keepFrom = lastSequence - _auditRetention + 1;
+        if (keepFrom <= 1) return;
+        using var cursor = tx.CreateCursor(_audit);
+        for (var removed = 0; removed < 64; removed++)
+        {
+            var (code, key, _) = cursor.First();
+            if (code != MDBResultCode.Success || RecordCodec.ParseSequenceKey(key.AsSpan()) >= keepFrom) return;
+            cursor.Delete();
+        }
+    }
+
+    private void DeleteSupersededBlobs(StoredRecord? previous, StoredRecord current)
+    {
+        if (previous is null) return;
+        foreach (var blob in previous.Blobs)
+        {
+            if (current.Blobs.Any(b => b.FileId == blob.FileId)) continue;
+            try { Blobs.Delete(blob.FileId); } catch (IOException) { /* an orphan is collected at next start */ }
+        }
+    }
+
+    /// <summary>Blob files no record refers to: left by a crash between blob and record, or saved for a version since replaced.</summary>
+    private void CollectOrphanBlobs()
+    {
+        var referenced = new HashSet<string>();
+        byte[]? after = null;
+        while (true)
+        {
+            var page = Scan(after, 4096);
+            if (page.Count == 0) break;
+            foreach (var record in page)
+                foreach (var blob in record.Blobs) referenced.Add(blob.FileId);
+            after = RecordCodec.Key(page[^1].Table, page[^1].Id);
+        }
+        foreach (var fileId in Blobs.FileIds().Where(f => !referenced.Contains(f)).ToList()) Blobs.Delete(fileId);
+    }
+
+    private string ResolveNodeId(LightningTransaction tx, string configured)
+    {
+        var (code, _, value) = tx.Get(_meta, NodeIdKey);
+        var stored = code == MDBResultCode.Success ? System.Text.Encoding.UTF8.GetString(value.AsSpan()) : null;
+        if (configured.Length > 0 && !IsValidNodeId(configured))
+            throw new ArgumentException($"cluster-node.node-id '{configured}' is not 1 to 64 letters, digits, '-', '_' or '.'");
+        if (stored is not null && configured.Length > 0 && stored != configured)
+            throw new InvalidOperationException($"cluster-node.node-id '{configured}' differs from '{stored}' kept in this data-dir");
+        var nodeId = stored ?? (configured.Length > 0 ? configured : "n" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6)));
+        if (stored is null) Put(tx, _meta, NodeIdKey, System.Text.Encoding.UTF8.GetBytes(nodeId));
+        return nodeId;
+    }
+
+    private ulong ReadUInt64(LightningTransaction tx, byte[] key)
+    {
+        var (code, _, value) = tx.Get(_meta, key);
+        return code == MDBResultCode.Success ? BinaryPrimitives.ReadUInt64BigEndian(value.AsSpan()) : 0;
+    }
+
+    private static byte[] UInt64Bytes(ulong value)
+    {
+        var bytes = new byte[8];
+        BinaryPrimitives.WriteUInt64BigEndian(bytes, value);
+        return bytes;
+    }
+
+    private static void Put(LightningTransaction tx, LightningDatabase db, byte[] key, byte[] value) =>
+        ThrowOnError(tx.Put(db, key, value), "put");
+
+    /// <summary>The one place LMDB write errors become exceptions, MapFull with what to do about it.</summary>
+    private static void ThrowOnError(MDBResultCode code, string operation)
+    {
+        if (code == MDBResultCode.Success) return;
+        if (code == MDBResultCode.MapFull)
+            throw new InvalidOperationException("the record store is full (LMDB map size reached); raise cluster-node.lmdb.map-size");
+        throw new IOException($"LMDB {operation} failed: {code}");
+    }
+
+    public void Dispose() => _lease.Dispose();
+}

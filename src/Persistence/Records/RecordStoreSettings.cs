@@ -1,0 +1,11 @@
+namespace ClusterNode.Persistence.Records;
+
+/// <param name="DataDirectory">Holds the LMDB environment (lmdb/) and the blob files (blobs/).</param>
+/// <param name="NodeId">Empty: made on first start and kept in the data directory.</param>
+/// <param name="MapSizeBytes">LMDB's map size: the most the record store can hold.</param>
+/// <param name="AuditRetentionEntries">How many audit entries are kept; a peer whose cursor is older must copy.</param>
+public sealed record RecordStoreSettings(
+    string DataDirectory,
+    string NodeId = "",
+    long MapSizeBytes = 8L << 30,
+    long AuditRetentionEntries = 10_000_000);

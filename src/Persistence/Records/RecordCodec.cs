@@ -1,4 +1,4 @@
-using ClusterNode.Persistence.Encoding;
+using ClusterNode.Persistence.Binary;
 
 namespace ClusterNode.Persistence.Records;
 

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace ClusterNode.Persistence.Encoding;
+namespace ClusterNode.Persistence.Binary;
 
 /// <summary>
 /// Reads what <see cref="ByteWriter"/> wrote. Every read is bounds-checked: a truncated or malformed value

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace ClusterNode.Persistence.Encoding;
+namespace ClusterNode.Persistence.Binary;
 
 /// <summary>A growable big-endian writer for the compact binary layouts of stored values and wire messages.</summary>
 public sealed class ByteWriter(int initialCapacity = 256)

@@ -1,0 +1,254 @@
+using Akka.Actor;
+using Akka.Event;
+using ClusterNode.Persistence.Binary;
+using ClusterNode.Persistence.Records;
+using static ClusterNode.Actors.Replication.AuditLogSender;
+
+namespace ClusterNode.Actors.Replication;
+
+/// <summary>
+/// Streams the audit log to one follower's receiver. Runs on the I/O dispatcher: it reads LMDB and blob files.
+/// It sends while the bytes in flight (sent, not yet credited) stay within the window, and otherwise waits
+/// for credit; it never waits for the follower's disks, because credit comes back when a frame or chunk is
+/// handled there, not when it is durable.
+///
+/// An audit entry whose version was since replaced here is skipped (the replacing entry comes later in the
+/// log), as is one that originated at the follower itself; a frame's UpToSequence tells the follower it may
+/// count those as received. A forwarded record whose blob has not arrived on this node yet is retried
+/// shortly, never sent without its bytes.
+/// </summary>
+internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
+{
+    private sealed record Heartbeat
+    {
+        public static readonly Heartbeat Instance = new();
+    }
+
+    private sealed record RetryMissingBlob
+    {
+        public static readonly RetryMissingBlob Instance = new();
+    }
+
+    private sealed class OutgoingBlob(long sequence, string fileId, long size, FileStream file) : IDisposable
+    {
+        public long Sequence { get; } = sequence;
+        public string FileId { get; } = fileId;
+        public long Size { get; } = size;
+        public FileStream File { get; } = file;
+        public long Offset { get; set; }
+        public void Dispose() => File.Dispose();
+    }
+
+    private const int AuditReadBatch = 512;
+    private readonly Subscribe _subscription;
+    private readonly RecordStore _store;
+    private readonly ReplicationSettings _settings;
+    private readonly long _windowBytes;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Queue<OutgoingBlob> _blobs = new();
+    private long _nextSequence;
+    private long _sentBytes;
+    private long _creditedBytes;
+    private long _maxInFlightBytes;
+    private long _durableAtFollower;
+    private bool _sentSinceHeartbeat;
+    private bool _waitingForBlob;
+
+    public AuditLogSenderActor(Subscribe subscription, RecordStore store, ReplicationSettings settings)
+    {
+        _subscription = subscription;
+        _store = store;
+        _settings = settings;
+        // The follower's window, but never more than ours: a follower cannot make this node buffer more.
+        _windowBytes = Math.Clamp(subscription.WindowBytes, 2L * settings.ChunkSizeBytes, settings.WindowBytes);
+        _nextSequence = Math.Max(1, subscription.FromSequence);
+
+        Receive<Credit>(credit =>
+        {
+            if (credit.Epoch != _subscription.Epoch) return;
+            _creditedBytes = Math.Max(_creditedBytes, Math.Min(credit.HandledBytes, _sentBytes));
+            Pump();
+        });
+        Receive<Receipt>(receipt =>
+        {
+            if (receipt.Epoch == _subscription.Epoch) _durableAtFollower = Math.Max(_durableAtFollower, receipt.DurableSequence);
+        });
+        Receive<AuditAppended>(_ => Pump());
+        Receive<RetryMissingBlob>(_ =>
+        {
+            _waitingForBlob = false;
+            Pump();
+        });
+        Receive<Heartbeat>(_ =>
+        {
+            Pump();
+            // Silence would look like a dead peer: tell the follower how far the log goes even when idle.
+            if (!_sentSinceHeartbeat && _blobs.Count == 0 && InFlight + FlowControl.HeaderAllowanceBytes <= _windowBytes)
+                Send(new RecordFrame(_subscription.Epoch, _nextSequence - 1, 0, []));
+            _sentSinceHeartbeat = false;
+        });
+        Receive<Terminated>(_ => Context.Stop(Self));
+        Receive<GetStatus>(_ => Sender.Tell(new FollowerStatus(_subscription.FollowerNodeId, _subscription.Epoch, _nextSequence, _durableAtFollower, InFlight, _maxInFlightBytes, _windowBytes)));
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    private long InFlight => _sentBytes - _creditedBytes;
+
+    protected override void PreStart()
+    {
+        Context.Watch(_subscription.Receiver);
+        Timers.StartPeriodicTimer(Heartbeat.Instance, Heartbeat.Instance, _settings.HeartbeatInterval);
+        Pump();
+    }
+
+    protected override void PostStop()
+    {
+        foreach (var blob in _blobs) blob.Dispose();
+        _blobs.Clear();
+    }
+
+    /// <summary>Sends while the window has room: first the chunks of the record in progress, then the next frame.</summary>
+    private void Pump()
+    {
+        while (true)
+        {
+            if (_blobs.TryPeek(out var blob))
+            {
+                if (!SendChunk(blob)) return;
+                continue;
+            }
+            if (_waitingForBlob || !SendFrame()) return;
+        }
+    }
+
+    private bool SendChunk(OutgoingBlob blob)
+    {
+        var length = (int)Math.Min(_settings.ChunkSizeBytes, blob.Size - blob.Offset);
+        if (!HasRoomFor(length + FlowControl.HeaderAllowanceBytes)) return false;
+        var bytes = new byte[length];
+        blob.File.ReadExactly(bytes);
+        Send(new BlobChunk(_subscription.Epoch, blob.Sequence, blob.FileId, blob.Offset, bytes));
+        blob.Offset += length;
+        if (blob.Offset == blob.Size)
+        {
+            _blobs.Dequeue();
+            blob.Dispose();
+        }
+        return true;
+    }
+
+    /// <summary>Builds and sends one frame; false when there is nothing to send or no room for it.</summary>
+    private bool SendFrame()
+    {
+        if (!HasRoomFor(_settings.FrameTargetBytes)) return false;
+        var entries = _store.ReadAudit(_nextSequence, AuditReadBatch);
+        if (entries.Count == 0) return false;
+
+        var payload = new ByteWriter(_settings.FrameTargetBytes);
+        var count = 0;
+        var upTo = _nextSequence - 1;
+        var blobsOfFrame = new List<OutgoingBlob>();
+        foreach (var entry in entries)
+        {
+            if (entry.Version.Origin == _subscription.FollowerNodeId)
+            {
+                upTo = entry.Sequence; // the follower wrote it: it has it
+                continue;
+            }
+            var record = _store.Get(entry.Table, entry.Id);
+            if (record is null || record.Version != entry.Version)
+            {
+                upTo = entry.Sequence; // replaced since: the later entry carries the newer version
+                continue;
+            }
+            var opened = OpenBlobs(entry.Sequence, record);
+            if (opened is null)
+            {
+                // Re-read: a replacement committed meanwhile means the entry is superseded, not missing.
+                var now = _store.Get(entry.Table, entry.Id);
+                if (now is null || now.Version != entry.Version)
+                {
+                    upTo = entry.Sequence;
+                    continue;
+                }
+                _waitingForBlob = true;
+                Timers.StartSingleTimer(RetryMissingBlob.Instance, RetryMissingBlob.Instance, _settings.MissingBlobRetry);
+                break;
+            }
+            var before = payload.Length;
+            RecordFrameCodec.Append(payload, entry.Sequence, record);
+            if (count > 0 && payload.Length > _settings.FrameTargetBytes)
+            {
+                // Full: this record opens the next frame.
+                foreach (var blob in opened) blob.Dispose();
+                payload = Truncated(payload, before);
+                break;
+            }
+            count++;
+            upTo = entry.Sequence;
+            if (opened.Count > 0)
+            {
+                blobsOfFrame.AddRange(opened);
+                break; // its chunks follow before anything else
+            }
+        }
+
+        if (upTo < _nextSequence) return false; // nothing consumed: waiting for a blob at the head
+        var frame = new RecordFrame(_subscription.Epoch, upTo, count, payload.ToArray());
+        if (frame.Payload.Length > _settings.MaxFramePayloadBytes)
+        {
+            // Cannot happen while record.max-size fits the frame limit (checked at start-up); never send it.
+            _log.Error("frame up to {0} would be {1} bytes, over the remote frame limit; stream to {2} stopped", upTo, frame.Payload.Length, _subscription.FollowerNodeId);
+            foreach (var blob in blobsOfFrame) blob.Dispose();
+            Context.Stop(Self);
+            return false;
+        }
+        if (!HasRoomFor(frame.CostBytes))
+        {
+            foreach (var blob in blobsOfFrame) blob.Dispose();
+            return false; // built again when credit makes room
+        }
+        Send(frame);
+        foreach (var blob in blobsOfFrame) _blobs.Enqueue(blob);
+        _nextSequence = upTo + 1;
+        return true;
+    }
+
+    /// <summary>Opens every blob of the record now, so a later replacement that deletes a file cannot cut a stream short.</summary>
+    private List<OutgoingBlob>? OpenBlobs(long sequence, StoredRecord record)
+    {
+        var opened = new List<OutgoingBlob>(record.Blobs.Count);
+        foreach (var blob in record.Blobs)
+        {
+            var file = _store.Blobs.TryOpenRead(blob.FileId);
+            if (file is null || file.Length != blob.Size)
+            {
+                file?.Dispose();
+                foreach (var done in opened) done.Dispose();
+                return null;
+            }
+            opened.Add(new OutgoingBlob(sequence, blob.FileId, blob.Size, file));
+        }
+        return opened;
+    }
+
+    private static ByteWriter Truncated(ByteWriter writer, int length) => new ByteWriter(length).Raw(writer.Written[..length]);
+
+    /// <summary>Room for <paramref name="costBytes"/> more in flight; an oversized item goes alone into an empty window.</summary>
+    private bool HasRoomFor(long costBytes) => InFlight == 0 || InFlight + costBytes <= _windowBytes;
+
+    private void Send(object message)
+    {
+        var cost = message switch
+        {
+            RecordFrame frame => frame.CostBytes,
+            BlobChunk chunk => chunk.CostBytes,
+            _ => 0,
+        };
+        _sentBytes += cost;
+        _maxInFlightBytes = Math.Max(_maxInFlightBytes, InFlight);
+        _sentSinceHeartbeat = true;
+        _subscription.Receiver.Tell(message, Self);
+    }
+}

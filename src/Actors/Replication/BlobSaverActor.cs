@@ -1,0 +1,183 @@
+using Akka.Actor;
+using Akka.Event;
+using ClusterNode.Actors.Watermarks;
+using ClusterNode.Persistence.Blobs;
+using static ClusterNode.Actors.Replication.BlobSaver;
+
+namespace ClusterNode.Actors.Replication;
+
+/// <summary>
+/// Writes blobs on the I/O dispatcher, one at a time in stream order. A chunk is acknowledged to the receiver
+/// as soon as it is written (so credit never waits for a fsync); a blob is reported durable only after its
+/// file and the directory entry are fsynced. The directory fsync is deferred by a message to self, so every
+/// blob sealed from chunks already queued shares one fsync.
+/// </summary>
+internal sealed class BlobSaverActor : ReceiveActor, IWithStash, IWithTimers
+{
+    private sealed record FlushDirectory
+    {
+        public static readonly FlushDirectory Instance = new();
+    }
+
+    private sealed record DelayOver
+    {
+        public static readonly DelayOver Instance = new();
+    }
+
+    private readonly BlobStore _blobs;
+    private readonly IActorRef _watermark;
+    private readonly BlobSaveFaults _faults;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly List<(long Epoch, long Sequence, string FileId)> _sealedNotSynced = new();
+    private long _epoch = long.MinValue;
+    private BlobWriter? _writer;
+    private SaveChunk? _current;
+    private int _savesAttempted;
+    private int _failuresInjected;
+    private ChunkWritten? _delayedAck;
+
+    public BlobSaverActor(BlobStore blobs, IActorRef watermark, BlobSaveFaults faults)
+    {
+        _blobs = blobs;
+        _watermark = watermark;
+        _faults = faults;
+        Ready();
+    }
+
+    public IStash Stash { get; set; } = null!;
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    private void Ready()
+    {
+        Receive<SaveChunk>(OnChunk);
+        Receive<ResetEpoch>(reset =>
+        {
+            if (reset.Epoch <= _epoch) return;
+            _epoch = reset.Epoch;
+            AbortCurrent();
+        });
+        Receive<FlushDirectory>(_ => Flush());
+    }
+
+    /// <summary>An injected slow disk: hold every message until the pause is over, without holding a thread.</summary>
+    private void Delaying()
+    {
+        Receive<DelayOver>(_ =>
+        {
+            if (_delayedAck is not null) Context.Parent.Tell(_delayedAck);
+            _delayedAck = null;
+            Become(Ready);
+            Stash.UnstashAll();
+        });
+        ReceiveAny(_ => Stash.Stash());
+    }
+
+    private void OnChunk(SaveChunk chunk)
+    {
+        if (chunk.Epoch < _epoch) return; // an abandoned subscription: its credit no longer counts
+        if (chunk.Epoch > _epoch)
+        {
+            _epoch = chunk.Epoch;
+            AbortCurrent();
+        }
+
+        if (chunk.Offset == 0)
+        {
+            AbortCurrent();
+            _writer = _blobs.BeginWrite();
+            _current = chunk;
+        }
+
+        // A chunk of a blob that already failed: nothing to write, but its bytes are handled.
+        if (_writer is null || _current is null || _current.Blob.FileId != chunk.Blob.FileId)
+        {
+            Acknowledge(chunk);
+            return;
+        }
+
+        try
+        {
+            _writer.Append(chunk.Bytes);
+            if (chunk.IsLast) Seal(chunk);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            Fail(chunk, e.Message);
+        }
+        Acknowledge(chunk);
+    }
+
+    private void Seal(SaveChunk chunk)
+    {
+        _savesAttempted++;
+        if (_savesAttempted > _faults.Skip && _failuresInjected < _faults.FailCount)
+        {
+            _failuresInjected++;
+            Fail(chunk, $"injected blob-save failure {_failuresInjected} of {_faults.FailCount}");
+            return;
+        }
+        var writer = _writer!;
+        _writer = null;
+        _current = null;
+        using (writer) writer.Commit(chunk.Blob.Field, chunk.Blob.FileId, chunk.Blob.Size, chunk.Blob.Sha256);
+        if (_sealedNotSynced.Count == 0) Self.Tell(FlushDirectory.Instance);
+        _sealedNotSynced.Add((chunk.Epoch, chunk.Sequence, chunk.Blob.FileId));
+    }
+
+    private void Flush()
+    {
+        if (_sealedNotSynced.Count == 0) return;
+        try
+        {
+            _blobs.SyncDirectory();
+            foreach (var (epoch, sequence, fileId) in _sealedNotSynced)
+                _watermark.Tell(new Watermark.BlobDurable(epoch, sequence, fileId));
+        }
+        catch (IOException e)
+        {
+            foreach (var (epoch, sequence, fileId) in _sealedNotSynced)
+                Report(epoch, sequence, fileId, $"directory fsync failed: {e.Message}");
+        }
+        _sealedNotSynced.Clear();
+    }
+
+    private void Fail(SaveChunk chunk, string reason)
+    {
+        AbortCurrent();
+        Report(chunk.Epoch, chunk.Sequence, chunk.Blob.FileId, reason);
+    }
+
+    private void Report(long epoch, long sequence, string fileId, string reason)
+    {
+        _log.Warning("blob {0} of sequence {1} not saved: {2}", fileId, sequence, reason);
+        _watermark.Tell(new Watermark.BlobFailed(epoch, sequence, fileId, reason));
+        Context.Parent.Tell(new SaveFailed(epoch, sequence, fileId, reason));
+    }
+
+    private void Acknowledge(SaveChunk chunk)
+    {
+        var written = new ChunkWritten(chunk.Epoch, chunk.CostBytes);
+        if (_faults.ChunkDelay <= TimeSpan.Zero)
+        {
+            Context.Parent.Tell(written);
+            return;
+        }
+        // The slow disk: the write "takes" the delay, so its credit comes back only after it.
+        _delayedAck = written;
+        Become(Delaying);
+        Timers.StartSingleTimer(DelayOver.Instance, DelayOver.Instance, _faults.ChunkDelay);
+    }
+
+    private void AbortCurrent()
+    {
+        _writer?.Dispose();
+        _writer = null;
+        _current = null;
+    }
+
+    protected override void PostStop()
+    {
+        AbortCurrent();
+        Flush();
+    }
+}

@@ -1,0 +1,290 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Event;
+using ClusterNode.Actors.Watermarks;
+using ClusterNode.Persistence.Records;
+using static ClusterNode.Actors.Replication.Receiver;
+
+namespace ClusterNode.Actors.Replication;
+
+/// <summary>
+/// Receives one peer's transactions. Runs on the I/O dispatcher because it commits to LMDB. It never waits
+/// for a blob: a record is committed (visible) as soon as its frame arrives, its blobs follow to the saver,
+/// and the watermark alone decides how far the cursor may go. Anything wrong with the stream (a malformed
+/// frame, a chunk out of order, a failed blob save, silence) ends the subscription and starts a new one
+/// from the durable watermark, so the peer sends again whatever is not durable here.
+/// </summary>
+internal sealed class ReceiverActor : ReceiveActor, IWithTimers
+{
+    private sealed record Resubscribe(string Reason);
+
+    private sealed record CheckIdle
+    {
+        public static readonly CheckIdle Instance = new();
+    }
+
+    /// <summary>A blob whose chunks are due next, and whether this node needs its bytes.</summary>
+    private sealed class ExpectedBlob(long sequence, BlobRef blob, bool save)
+    {
+        public long Sequence { get; } = sequence;
+        public BlobRef Blob { get; } = blob;
+        public bool Save { get; } = save;
+        public long Received { get; set; }
+    }
+
+    private readonly string _peerNodeId;
+    private readonly RecordStore _store;
+    private readonly ReplicationSettings _settings;
+    private readonly IActorRef _watermark;
+    private readonly IActorRef _saver;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Queue<ExpectedBlob> _expectedBlobs = new();
+    private readonly Stopwatch _sinceHeard = Stopwatch.StartNew();
+    private Address _peerAddress;
+    private IActorRef _upstream = ActorRefs.Nobody;
+    private long _epoch;
+    private long _committed;
+    private long _receivedBytes;
+    private long _handledBytes;
+    private long _maxUncreditedBytes;
+    private long _peerLastSequence;
+    private long _resubscriptions;
+    private string? _lastProblem;
+    private bool _resubscribeScheduled;
+
+    public ReceiverActor(string peerNodeId, Address peerAddress, RecordStore store, ReplicationSettings settings, string? journalPluginId, string? snapshotPluginId)
+    {
+        _peerNodeId = peerNodeId;
+        _peerAddress = peerAddress;
+        _store = store;
+        _settings = settings;
+        var cursorStore = CursorStore.Props(peerNodeId, settings.CursorSnapshotEvery, journalPluginId, snapshotPluginId);
+        _watermark = Context.ActorOf(Watermark.Props(peerNodeId, cursorStore, settings.ResubscribeBackoff), "watermark");
+        _saver = Context.ActorOf(BlobSaver.Props(store.Blobs, _watermark, settings.Faults, settings.IoDispatcher), "blob-saver");
+        Streaming();
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override void PreStart()
+    {
+        BeginEpoch();
+        Timers.StartPeriodicTimer(CheckIdle.Instance, CheckIdle.Instance, Max(TimeSpan.FromMilliseconds(100), _settings.IdleTimeout / 4));
+    }
+
+    private void Streaming()
+    {
+        Receive<Watermark.ResumeFrom>(resume =>
+        {
+            if (resume.Epoch != _epoch) return;
+            _committed = resume.Sequence;
+            _sinceHeard.Restart();
+            Context.ActorSelection(HubPath(_peerAddress)).Tell(
+                new Subscribe(_store.NodeId, _epoch, resume.Sequence + 1, _settings.WindowBytes, Self));
+            _log.Info("subscribed to {0} at {1} from sequence {2} (epoch {3})", _peerNodeId, _peerAddress, resume.Sequence + 1, _epoch);
+        });
+        Receive<RecordFrame>(frame =>
+        {
+            if (frame.Epoch != _epoch) return;
+            Heard(frame.CostBytes);
+            OnFrame(frame);
+        });
+        Receive<BlobChunk>(chunk =>
+        {
+            if (chunk.Epoch != _epoch) return;
+            Heard(chunk.CostBytes);
+            OnChunk(chunk);
+        });
+        Receive<BlobSaver.ChunkWritten>(written =>
+        {
+            if (written.Epoch == _epoch) Handled(written.CostBytes);
+        });
+        Receive<BlobSaver.SaveFailed>(failed =>
+        {
+            if (failed.Epoch == _epoch) ScheduleResubscribe($"blob {failed.FileId} of sequence {failed.Sequence} failed: {failed.Reason}");
+        });
+        Receive<Watermark.Advanced>(advanced =>
+        {
+            if (advanced.Epoch != _epoch) return;
+            _upstream.Tell(new Receipt(_epoch, Math.Min(advanced.Committed, advanced.Durable)));
+        });
+        Receive<Resubscribe>(resubscribe =>
+        {
+            _resubscribeScheduled = false;
+            _log.Warning("re-subscribing to {0}: {1}", _peerNodeId, resubscribe.Reason);
+            BeginEpoch();
+        });
+        Receive<CheckIdle>(_ =>
+        {
+            // Waiting on our own saver is not silence from the peer.
+            var waitingOnSaver = _receivedBytes > _handledBytes;
+            if (!waitingOnSaver && !_resubscribeScheduled && _sinceHeard.Elapsed > _settings.IdleTimeout)
+                ScheduleResubscribe($"nothing heard for {_sinceHeard.Elapsed.TotalSeconds:F1}s", immediately: true);
+        });
+        Receive<Terminated>(terminated =>
+        {
+            if (terminated.ActorRef.Equals(_upstream)) ScheduleResubscribe("the peer's sender stopped");
+        });
+        Receive<PeerMoved>(moved =>
+        {
+            _peerAddress = moved.Address;
+            ScheduleResubscribe($"peer now at {moved.Address}", immediately: true);
+        });
+        Receive<GetStatus>(_ => OnGetStatus());
+    }
+
+    private void OnFrame(RecordFrame frame)
+    {
+        if (!Sender.Equals(_upstream))
+        {
+            if (!_upstream.IsNobody()) Context.Unwatch(_upstream);
+            _upstream = Sender;
+            Context.Watch(_upstream);
+        }
+        if (_expectedBlobs.Count > 0)
+        {
+            Refuse($"frame up to {frame.UpToSequence} arrived while {_expectedBlobs.Count} blob(s) of sequence {_expectedBlobs.Peek().Sequence} were still due");
+            return;
+        }
+        if (frame.UpToSequence < _committed)
+        {
+            Refuse($"frame up to {frame.UpToSequence} goes back below committed {_committed}");
+            return;
+        }
+        if (frame.Payload.Length > _settings.MaxFramePayloadBytes)
+        {
+            Refuse($"frame of {frame.Payload.Length} bytes is over the limit of {_settings.MaxFramePayloadBytes}");
+            return;
+        }
+
+        IReadOnlyList<ReplicatedRecord> records;
+        try
+        {
+            records = RecordFrameCodec.Decode(frame.Payload, frame.RecordCount, _committed, frame.UpToSequence, _settings.RecordMaxBytes, _settings.BlobMaxSizeBytes);
+        }
+        catch (FormatException e)
+        {
+            Refuse(e.Message);
+            return;
+        }
+
+        IReadOnlyList<ApplyOutcome> outcomes;
+        try
+        {
+            outcomes = records.Count == 0 ? [] : _store.ApplyReplicated(records.Select(r => r.Record).ToArray());
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException)
+        {
+            ScheduleResubscribe($"applying frame up to {frame.UpToSequence} failed: {e.Message}");
+            return;
+        }
+
+        for (var i = 0; i < records.Count; i++)
+        {
+            var (sequence, record) = records[i];
+            var toSave = outcomes[i].BlobsToSave;
+            _watermark.Tell(new Watermark.Committed(_epoch, sequence, toSave.Select(b => b.FileId).ToArray()));
+            // The sender streams every blob of the record; this node keeps only the ones it lacks.
+            foreach (var blob in record.Blobs)
+                _expectedBlobs.Enqueue(new ExpectedBlob(sequence, blob, toSave.Any(s => s.FileId == blob.FileId)));
+        }
+        if (frame.UpToSequence > _committed) _watermark.Tell(new Watermark.Committed(_epoch, frame.UpToSequence, []));
+        _committed = frame.UpToSequence;
+        _peerLastSequence = Math.Max(_peerLastSequence, frame.UpToSequence);
+        Handled(frame.CostBytes);
+    }
+
+    private void OnChunk(BlobChunk chunk)
+    {
+        if (!_expectedBlobs.TryPeek(out var expected))
+        {
+            Refuse($"chunk of blob {chunk.FileId} arrived when no blob was due");
+            return;
+        }
+        if (chunk.FileId != expected.Blob.FileId || chunk.Sequence != expected.Sequence || chunk.Offset != expected.Received)
+        {
+            Refuse($"chunk of blob {chunk.FileId} (sequence {chunk.Sequence}, offset {chunk.Offset}) arrived where blob {expected.Blob.FileId} (sequence {expected.Sequence}, offset {expected.Received}) was due");
+            return;
+        }
+        var end = chunk.Offset + chunk.Bytes.Length;
+        if (end > expected.Blob.Size || (chunk.Bytes.Length == 0 && expected.Blob.Size != 0) || chunk.Bytes.Length > _settings.ChunkSizeBytes)
+        {
+            Refuse($"chunk of blob {chunk.FileId} with {chunk.Bytes.Length} bytes at offset {chunk.Offset} does not fit its size {expected.Blob.Size}");
+            return;
+        }
+        expected.Received = end;
+        if (end == expected.Blob.Size) _expectedBlobs.Dequeue();
+        if (expected.Save)
+            _saver.Tell(new BlobSaver.SaveChunk(_epoch, chunk.Sequence, expected.Blob, chunk.Offset, chunk.Bytes, chunk.CostBytes));
+        else
+            Handled(chunk.CostBytes);
+    }
+
+    /// <summary>Bad input from the network: say what was wrong, apply nothing of it, and start over from the watermark.</summary>
+    private void Refuse(string problem)
+    {
+        _log.Error("refused input from peer {0}: {1}", _peerNodeId, problem);
+        ScheduleResubscribe(problem);
+    }
+
+    private void Heard(long costBytes)
+    {
+        _sinceHeard.Restart();
+        _receivedBytes += costBytes;
+        _maxUncreditedBytes = Math.Max(_maxUncreditedBytes, _receivedBytes - _handledBytes);
+    }
+
+    private void Handled(long costBytes)
+    {
+        _handledBytes += costBytes;
+        _upstream.Tell(new Credit(_epoch, _handledBytes));
+    }
+
+    private void ScheduleResubscribe(string reason, bool immediately = false)
+    {
+        _lastProblem = reason;
+        // Stop taking this epoch's input at once; the new epoch begins after the backoff.
+        _epoch = NextEpoch(_epoch);
+        _expectedBlobs.Clear();
+        if (_resubscribeScheduled) return;
+        _resubscribeScheduled = true;
+        Timers.StartSingleTimer("resubscribe", new Resubscribe(reason), immediately ? TimeSpan.Zero : _settings.ResubscribeBackoff);
+    }
+
+    private void BeginEpoch()
+    {
+        _epoch = NextEpoch(_epoch);
+        _resubscriptions++;
+        _expectedBlobs.Clear();
+        _receivedBytes = 0;
+        _handledBytes = 0;
+        if (!_upstream.IsNobody()) Context.Unwatch(_upstream);
+        _upstream = ActorRefs.Nobody;
+        _sinceHeard.Restart();
+        _saver.Tell(new BlobSaver.ResetEpoch(_epoch));
+        _watermark.Tell(new Watermark.BeginEpoch(_epoch));
+    }
+
+    /// <summary>Epochs grow across restarts of this node too (they start from the clock), so a peer never confuses them.</summary>
+    private static long NextEpoch(long current) => Math.Max(current + 1, DateTime.UtcNow.Ticks);
+
+    private void OnGetStatus()
+    {
+        // Captured now: the reply is composed after the watermark answers, off this actor's thread.
+        var (peer, address, epoch, peerLast, maxUncredited, resubscriptions, problem) =
+            (_peerNodeId, _peerAddress, _epoch, _peerLastSequence, _maxUncreditedBytes, _resubscriptions, _lastProblem);
+        var watermarkStatus = _watermark.Ask<Watermark.WatermarkStatus>(Watermark.GetStatus.Instance, TimeSpan.FromSeconds(5));
+        Compose().PipeTo(Sender);
+
+        async Task<PeerStatus> Compose()
+        {
+            var w = await watermarkStatus;
+            return new PeerStatus(peer, address, "streaming", epoch, w.Committed, w.Durable, w.PersistedCursor,
+                w.OutstandingBlobs, w.FailedBlobs, w.BlobGap, peerLast, maxUncredited, resubscriptions, problem);
+        }
+    }
+
+    private static ActorPath HubPath(Address address) => new RootActorPath(address) / "user" / ReplicationHub.Name;
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+}

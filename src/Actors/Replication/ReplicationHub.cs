@@ -1,0 +1,32 @@
+using Akka.Actor;
+using ClusterNode.Persistence.Records;
+
+namespace ClusterNode.Actors.Replication;
+
+/// <summary>
+/// Protocol of the replication hub, one per node at <c>/user/replication</c>. It answers subscriptions from
+/// followers by starting a sender for each, and starts a receiver for each peer it is told to connect to,
+/// keyed by the peer's stable node id (asked from the peer's hub) rather than its address.
+/// </summary>
+public static class ReplicationHub
+{
+    public const string Name = "replication";
+
+    public static Props Props(RecordStore store, ReplicationSettings settings, string? journalPluginId = null, string? snapshotPluginId = null) =>
+        Akka.Actor.Props.Create(() => new ReplicationHubActor(store, settings, journalPluginId, snapshotPluginId));
+
+    public interface ICommand;
+
+    /// <summary>Start replicating from the node at <paramref name="Address"/> (a member came up).</summary>
+    public sealed record ConnectPeer(Address Address) : ICommand;
+
+    /// <summary>Stop replicating from the node at <paramref name="Address"/> (a member left or is unreachable).</summary>
+    public sealed record DisconnectPeer(Address Address) : ICommand;
+
+    public sealed record GetStatus : ICommand
+    {
+        public static readonly GetStatus Instance = new();
+    }
+
+    public sealed record NodeStatus(string NodeId, long LastSequence, IReadOnlyList<Receiver.PeerStatus> Peers, IReadOnlyList<AuditLogSender.FollowerStatus> Followers);
+}

@@ -1,0 +1,46 @@
+using Akka.Actor;
+using ClusterNode.Actors.Serialization;
+
+namespace ClusterNode.Actors.Replication;
+
+// The messages that cross the network between a follower's receiver and a leader's sender. Each carries the
+// epoch (subscription) it belongs to, so nothing of an abandoned subscription can be taken for the current one.
+
+/// <summary>Follower → peer's hub: stream your audit log to <paramref name="Receiver"/> from <paramref name="FromSequence"/>.</summary>
+public sealed record Subscribe(string FollowerNodeId, long Epoch, long FromSequence, long WindowBytes, IActorRef Receiver) : IReplicationWireMessage;
+
+/// <summary>
+/// Sender → receiver: <paramref name="RecordCount"/> records encoded by <see cref="RecordFrameCodec"/>, and the
+/// news that the sender's log holds nothing else for this follower up to <paramref name="UpToSequence"/>.
+/// A frame with no records is a heartbeat or a skip over writes the follower does not receive.
+/// </summary>
+public sealed record RecordFrame(long Epoch, long UpToSequence, int RecordCount, byte[] Payload) : IReplicationWireMessage
+{
+    public long CostBytes => Payload.Length + FlowControl.HeaderAllowanceBytes;
+}
+
+/// <summary>Sender → receiver: bytes of the blob <paramref name="FileId"/> of transaction <paramref name="Sequence"/>.</summary>
+public sealed record BlobChunk(long Epoch, long Sequence, string FileId, long Offset, byte[] Bytes) : IReplicationWireMessage
+{
+    public long CostBytes => Bytes.Length + FlowControl.HeaderAllowanceBytes;
+}
+
+/// <summary>Receiver → sender: the total bytes of this epoch handled so far (applied, or handed to the saver).</summary>
+public sealed record Credit(long Epoch, long HandledBytes) : IReplicationWireMessage;
+
+/// <summary>Receiver → sender: everything up to <paramref name="DurableSequence"/> is durable here.</summary>
+public sealed record Receipt(long Epoch, long DurableSequence) : IReplicationWireMessage;
+
+/// <summary>Asks a node's hub for its stable node id; answered with <see cref="NodeIdentity"/>.</summary>
+public sealed record WhoAreYou : IReplicationWireMessage
+{
+    public static readonly WhoAreYou Instance = new();
+}
+
+public sealed record NodeIdentity(string NodeId) : IReplicationWireMessage;
+
+public static class FlowControl
+{
+    /// <summary>What a frame or chunk costs in the window beyond its payload: our header, roughly.</summary>
+    public const int HeaderAllowanceBytes = 64;
+}

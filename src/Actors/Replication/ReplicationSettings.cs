@@ -1,0 +1,126 @@
+using Akka.Configuration;
+using ClusterNode.Persistence.Records;
+
+namespace ClusterNode.Actors.Replication;
+
+/// <summary>Receive-side blob save faults, injected deterministically for tests and drills.</summary>
+/// <param name="Skip">Saves that succeed before failures start.</param>
+/// <param name="FailCount">Saves that then fail; the ones after succeed again.</param>
+/// <param name="ChunkDelay">Pause after each chunk written (a slow disk), taken without blocking a thread.</param>
+public sealed record BlobSaveFaults(int Skip, int FailCount, TimeSpan ChunkDelay)
+{
+    public static readonly BlobSaveFaults None = new(0, 0, TimeSpan.Zero);
+}
+
+/// <summary>
+/// Everything the replication pipeline reads from the <c>cluster-node</c> HOCON section, read once and
+/// validated at start-up; a bad value throws a <see cref="ConfigurationException"/> naming the key.
+/// </summary>
+public sealed record ReplicationSettings(
+    string DataDirectory,
+    string NodeId,
+    long MapSizeBytes,
+    long AuditRetentionEntries,
+    int RecordMaxBytes,
+    long WindowBytes,
+    int FrameTargetBytes,
+    int ChunkSizeBytes,
+    long BlobMaxSizeBytes,
+    int MaxRemoteFrameBytes,
+    TimeSpan HeartbeatInterval,
+    TimeSpan IdleTimeout,
+    TimeSpan ResubscribeBackoff,
+    TimeSpan MissingBlobRetry,
+    int CursorSnapshotEvery,
+    BlobSaveFaults Faults,
+    string IoDispatcher)
+{
+    /// <summary>Room left in a remote message for the envelope and our own headers.</summary>
+    public const int EnvelopeAllowanceBytes = 4096;
+
+    public static ReplicationSettings Create(Config config)
+    {
+        config = config.WithDefaults();
+        var node = config.GetConfig("cluster-node") ?? throw new ConfigurationException("missing HOCON section 'cluster-node'");
+
+        var settings = new ReplicationSettings(
+            DataDirectory: Text(node, "data-dir", required: true),
+            NodeId: Text(node, "node-id", required: false),
+            MapSizeBytes: Bytes(node, "lmdb.map-size", min: 1L << 20, max: 1L << 44),
+            AuditRetentionEntries: Long(node, "audit-log.retention", min: 1),
+            RecordMaxBytes: (int)Bytes(node, "record.max-size", min: 1024, max: 64L << 20),
+            WindowBytes: Bytes(node, "replication.window", min: 64 * 1024, max: 1L << 32),
+            FrameTargetBytes: (int)Bytes(node, "replication.frame-size", min: 1024, max: 64L << 20),
+            ChunkSizeBytes: (int)Bytes(node, "blob.chunk-size", min: 1024, max: 64L << 20),
+            BlobMaxSizeBytes: Bytes(node, "blob.max-size", min: 1, max: 1L << 40),
+            MaxRemoteFrameBytes: (int)Bytes(config, "akka.remote.dot-netty.tcp.maximum-frame-size", min: 32 * 1024, max: int.MaxValue),
+            HeartbeatInterval: Duration(node, "replication.heartbeat-interval"),
+            IdleTimeout: Duration(node, "replication.idle-timeout"),
+            ResubscribeBackoff: Duration(node, "replication.resubscribe-backoff"),
+            MissingBlobRetry: Duration(node, "replication.missing-blob-retry"),
+            CursorSnapshotEvery: (int)Long(node, "replication.cursor-snapshot-every", min: 1),
+            Faults: new BlobSaveFaults(
+                (int)Long(node, "fault-injection.blob-save.skip", min: 0),
+                (int)Long(node, "fault-injection.blob-save.fail-count", min: 0),
+                Duration(node, "fault-injection.blob-save.chunk-delay", allowZero: true)),
+            IoDispatcher: "cluster-node.io-dispatcher");
+
+        if (settings.NodeId.Length > 0 && !RecordStore.IsValidNodeId(settings.NodeId))
+            throw new ConfigurationException($"cluster-node.node-id: '{settings.NodeId}' is not 1 to 64 letters, digits, '-', '_' or '.'");
+        var payloadLimit = settings.MaxRemoteFrameBytes - EnvelopeAllowanceBytes;
+        if (settings.ChunkSizeBytes > payloadLimit)
+            throw new ConfigurationException($"cluster-node.blob.chunk-size: {settings.ChunkSizeBytes} bytes does not fit akka.remote.dot-netty.tcp.maximum-frame-size ({settings.MaxRemoteFrameBytes}) with {EnvelopeAllowanceBytes} bytes of envelope");
+        if (settings.RecordMaxBytes > payloadLimit)
+            throw new ConfigurationException($"cluster-node.record.max-size: {settings.RecordMaxBytes} bytes does not fit akka.remote.dot-netty.tcp.maximum-frame-size ({settings.MaxRemoteFrameBytes})");
+        if (settings.FrameTargetBytes > payloadLimit)
+            throw new ConfigurationException($"cluster-node.replication.frame-size: {settings.FrameTargetBytes} bytes does not fit akka.remote.dot-netty.tcp.maximum-frame-size ({settings.MaxRemoteFrameBytes})");
+        if (settings.WindowBytes < 2L * settings.ChunkSizeBytes)
+            throw new ConfigurationException($"cluster-node.replication.window: {settings.WindowBytes} bytes must hold at least two blob chunks ({settings.ChunkSizeBytes} bytes each)");
+        return settings;
+    }
+
+    public RecordStoreSettings Store => new(DataDirectory, NodeId, MapSizeBytes, AuditRetentionEntries);
+
+    /// <summary>The largest frame payload the sender may build: a frame never outgrows a remote message.</summary>
+    public int MaxFramePayloadBytes => MaxRemoteFrameBytes - EnvelopeAllowanceBytes;
+
+    private static string Text(Config config, string key, bool required)
+    {
+        string? value;
+        try { value = config.GetString(key, null); }
+        catch (Exception e) { throw new ConfigurationException($"cluster-node.{key}: not a string ({e.Message})"); }
+        if (required && string.IsNullOrWhiteSpace(value)) throw new ConfigurationException($"cluster-node.{key} must be set");
+        return value ?? "";
+    }
+
+    private static long Long(Config config, string key, long min)
+    {
+        long value;
+        try { value = config.GetLong(key); }
+        catch (Exception e) { throw new ConfigurationException($"cluster-node.{key}: not a whole number ({e.Message})"); }
+        if (value < min) throw new ConfigurationException($"cluster-node.{key}: {value} is below the minimum {min}");
+        return value;
+    }
+
+    private static long Bytes(Config config, string key, long min, long max)
+    {
+        long? value;
+        try { value = config.GetByteSize(key); }
+        catch (Exception e) { throw new ConfigurationException($"{Qualified(config, key)}: not a size such as 64 KiB ({e.Message})"); }
+        if (value is null) throw new ConfigurationException($"{Qualified(config, key)} must be set");
+        if (value < min || value > max) throw new ConfigurationException($"{Qualified(config, key)}: {value} bytes is outside {min}..{max}");
+        return value.Value;
+    }
+
+    private static TimeSpan Duration(Config config, string key, bool allowZero = false)
+    {
+        TimeSpan value;
+        try { value = config.GetTimeSpan(key, null, allowInfinite: false); }
+        catch (Exception e) { throw new ConfigurationException($"cluster-node.{key}: not a duration such as 500ms ({e.Message})"); }
+        if (value < TimeSpan.Zero || (!allowZero && value == TimeSpan.Zero))
+            throw new ConfigurationException($"cluster-node.{key}: {value} must be {(allowZero ? "zero or more" : "positive")}");
+        return value;
+    }
+
+    private static string Qualified(Config config, string key) => key.StartsWith("akka.", StringComparison.Ordinal) ? key : $"cluster-node.{key}";
+}

@@ -1,0 +1,94 @@
+using Akka.Actor;
+using Akka.Serialization;
+using ClusterNode.Actors.Replication;
+using ClusterNode.Actors.Watermarks;
+using ClusterNode.Persistence.Binary;
+
+namespace ClusterNode.Actors.Serialization;
+
+/// <summary>
+/// Compact binary serializer for the replication protocol and the cursor store's events: fixed big-endian
+/// fields, length-prefixed strings, blob chunks and frame payloads as raw bytes. No reflection, no JSON.
+/// Decoding is bounds-checked, so a malformed message fails with a <see cref="FormatException"/> naming the
+/// field rather than yielding a wrong message.
+/// </summary>
+public sealed class ReplicationSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
+{
+    private const string SubscribeManifest = "S";
+    private const string FrameManifest = "F";
+    private const string ChunkManifest = "B";
+    private const string CreditManifest = "C";
+    private const string ReceiptManifest = "R";
+    private const string WhoAreYouManifest = "W";
+    private const string IdentityManifest = "I";
+    private const string CursorAdvancedManifest = "CA";
+    private const string CursorSnapshotManifest = "CS";
+
+    /// <summary>Bound on any byte block read from the wire, far above anything valid, far below what could hurt.</summary>
+    private const int MaxBlockBytes = 256 << 20;
+
+    public override int Identifier => 7301;
+
+    public override string Manifest(object o) => o switch
+    {
+        Subscribe => SubscribeManifest,
+        RecordFrame => FrameManifest,
+        BlobChunk => ChunkManifest,
+        Credit => CreditManifest,
+        Receipt => ReceiptManifest,
+        WhoAreYou => WhoAreYouManifest,
+        NodeIdentity => IdentityManifest,
+        CursorStore.CursorAdvanced => CursorAdvancedManifest,
+        CursorStore.CursorSnapshot => CursorSnapshotManifest,
+        _ => throw new ArgumentException($"{GetType().Name} cannot serialize {o.GetType()}"),
+    };
+
+    public override byte[] ToBinary(object obj)
+    {
+        switch (obj)
+        {
+            case Subscribe s:
+                return new ByteWriter(128).String(s.FollowerNodeId).I64(s.Epoch).I64(s.FromSequence).I64(s.WindowBytes)
+                    .String(Akka.Serialization.Serialization.SerializedActorPath(s.Receiver)).ToArray();
+            case RecordFrame f:
+                return new ByteWriter(f.Payload.Length + 32).I64(f.Epoch).I64(f.UpToSequence).I32(f.RecordCount).Block(f.Payload).ToArray();
+            case BlobChunk c:
+                return new ByteWriter(c.Bytes.Length + 80).I64(c.Epoch).I64(c.Sequence).String(c.FileId).I64(c.Offset).Block(c.Bytes).ToArray();
+            case Credit c:
+                return new ByteWriter(16).I64(c.Epoch).I64(c.HandledBytes).ToArray();
+            case Receipt r:
+                return new ByteWriter(16).I64(r.Epoch).I64(r.DurableSequence).ToArray();
+            case WhoAreYou:
+                return [];
+            case NodeIdentity i:
+                return new ByteWriter(32).String(i.NodeId).ToArray();
+            case CursorStore.CursorAdvanced a:
+                return new ByteWriter(8).I64(a.Sequence).ToArray();
+            case CursorStore.CursorSnapshot s:
+                return new ByteWriter(8).I64(s.Sequence).ToArray();
+            default:
+                throw new ArgumentException($"{GetType().Name} cannot serialize {obj.GetType()}");
+        }
+    }
+
+    public override object FromBinary(byte[] bytes, string manifest)
+    {
+        var reader = new ByteReader(bytes, $"replication message '{manifest}'");
+        object message = manifest switch
+        {
+            SubscribeManifest => new Subscribe(reader.String("follower"), reader.I64("epoch"), reader.I64("from"), reader.I64("window"),
+                system.Provider.ResolveActorRef(reader.String("receiver"))),
+            FrameManifest => new RecordFrame(reader.I64("epoch"), reader.I64("upTo"), reader.I32("count"), reader.Block("payload", MaxBlockBytes).ToArray()),
+            ChunkManifest => new BlobChunk(reader.I64("epoch"), reader.I64("sequence"), reader.String("fileId"), reader.I64("offset"), reader.Block("bytes", MaxBlockBytes).ToArray()),
+            CreditManifest => new Credit(reader.I64("epoch"), reader.I64("handled")),
+            ReceiptManifest => new Receipt(reader.I64("epoch"), reader.I64("durable")),
+            WhoAreYouManifest => WhoAreYou.Instance,
+            IdentityManifest => new NodeIdentity(reader.String("nodeId")),
+            CursorAdvancedManifest => new CursorStore.CursorAdvanced(reader.I64("sequence")),
+            CursorSnapshotManifest => new CursorStore.CursorSnapshot(reader.I64("sequence")),
+            _ => throw new FormatException($"unknown replication message manifest '{manifest}'"),
+        };
+        reader.ExpectEnd();
+        return message;
+    }
+}

@@ -1,0 +1,61 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Persistence;
+using static ClusterNode.Actors.Watermarks.CursorStore;
+
+namespace ClusterNode.Actors.Watermarks;
+
+/// <summary>
+/// Keeps one peer's resume cursor on the journal. The cursor never moves backwards: an Advance at or below it
+/// is answered without writing. Every <c>snapshotEvery</c> events it snapshots and deletes what the snapshot
+/// covers, so recovery reads one snapshot and a few events however long the node has run.
+/// </summary>
+internal sealed class CursorStoreActor : ReceivePersistentActor
+{
+    private readonly int _snapshotEvery;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private long _cursor;
+
+    public CursorStoreActor(string persistenceId, int snapshotEvery, string? journalPluginId, string? snapshotPluginId)
+    {
+        PersistenceId = persistenceId;
+        _snapshotEvery = snapshotEvery;
+        if (journalPluginId is not null) JournalPluginId = journalPluginId;
+        if (snapshotPluginId is not null) SnapshotPluginId = snapshotPluginId;
+
+        Recover<SnapshotOffer>(offer =>
+        {
+            if (offer.Snapshot is CursorSnapshot snapshot) _cursor = Math.Max(_cursor, snapshot.Sequence);
+        });
+        Recover<CursorAdvanced>(advanced => _cursor = Math.Max(_cursor, advanced.Sequence));
+        Recover<RecoveryCompleted>(_ => Context.Parent.Tell(new Recovered(_cursor)));
+
+        Command<Advance>(advance =>
+        {
+            if (advance.Sequence <= _cursor)
+            {
+                Sender.Tell(new Persisted(_cursor));
+                return;
+            }
+            var replyTo = Sender;
+            Persist(new CursorAdvanced(advance.Sequence), advanced =>
+            {
+                _cursor = advanced.Sequence;
+                replyTo.Tell(new Persisted(_cursor));
+                if (LastSequenceNr % _snapshotEvery == 0) SaveSnapshot(new CursorSnapshot(_cursor));
+            });
+        });
+        Command<SaveSnapshotSuccess>(success =>
+        {
+            DeleteMessages(success.Metadata.SequenceNr);
+            DeleteSnapshots(new SnapshotSelectionCriteria(success.Metadata.SequenceNr - 1));
+        });
+        Command<SaveSnapshotFailure>(failure => _log.Warning(failure.Cause, "cursor snapshot of {0} failed; events are kept", PersistenceId));
+        Command<DeleteMessagesSuccess>(_ => { });
+        Command<DeleteMessagesFailure>(failure => _log.Warning(failure.Cause, "deleting cursor events of {0} failed", PersistenceId));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(failure => _log.Warning(failure.Cause, "deleting old cursor snapshots of {0} failed", PersistenceId));
+    }
+
+    public override string PersistenceId { get; }
+}

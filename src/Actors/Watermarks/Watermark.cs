@@ -1,0 +1,49 @@
+using Akka.Actor;
+
+namespace ClusterNode.Actors.Watermarks;
+
+/// <summary>
+/// Protocol of the watermark actor of one peer: it gathers commits from the receiver and blob outcomes from
+/// the blob saver, keeps the <see cref="DurabilityWatermark"/>, forwards the durable point to the cursor
+/// store and reports it to the receiver for the receipt to the peer. Nothing here ever waits on anything.
+/// </summary>
+public static class Watermark
+{
+    /// <param name="cursorStoreProps">The cursor store to run as a child (see <see cref="CursorStore.Props"/>).</param>
+    public static Props Props(string peerNodeId, Props cursorStoreProps, TimeSpan restartBackoff) =>
+        Akka.Actor.Props.Create(() => new WatermarkActor(peerNodeId, cursorStoreProps, restartBackoff));
+
+    public interface ICommand;
+
+    /// <summary>The receiver committed <paramref name="Sequence"/>; these blobs of it are still to be saved.</summary>
+    public sealed record Committed(long Epoch, long Sequence, IReadOnlyList<string> BlobsToCome) : ICommand;
+
+    /// <summary>The blob saver made a blob durable.</summary>
+    public sealed record BlobDurable(long Epoch, long Sequence, string FileId) : ICommand;
+
+    /// <summary>The blob saver could not save a blob.</summary>
+    public sealed record BlobFailed(long Epoch, long Sequence, string FileId, string Reason) : ICommand;
+
+    /// <summary>The receiver starts a new subscription; answered with <see cref="ResumeFrom"/>.</summary>
+    public sealed record BeginEpoch(long Epoch) : ICommand;
+
+    public sealed record GetStatus : ICommand
+    {
+        public static readonly GetStatus Instance = new();
+    }
+
+    /// <summary>Subscribe from <paramref name="Sequence"/> + 1: everything up to it is durable.</summary>
+    public sealed record ResumeFrom(long Epoch, long Sequence);
+
+    /// <summary>The watermark moved; the receiver sends the peer a receipt of <paramref name="Durable"/>.</summary>
+    public sealed record Advanced(long Epoch, long Committed, long Durable);
+
+    public sealed record WatermarkStatus(
+        string Peer,
+        long Committed,
+        long Durable,
+        long PersistedCursor,
+        int OutstandingBlobs,
+        int FailedBlobs,
+        long BlobGap);
+}

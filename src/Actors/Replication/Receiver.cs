@@ -26,6 +26,7 @@ public static class Receiver
 
     /// <summary>The peer's stream as this follower sees it.</summary>
     /// <param name="MaxUncreditedBytes">The most bytes ever received and not yet credited back: never above the window.</param>
+    /// <param name="RecordsReceived">Records that arrived in frames since this receiver started, applied or not.</param>
     public sealed record PeerStatus(
         string Peer,
         Address Address,
@@ -39,6 +40,7 @@ public static class Receiver
         long BlobGap,
         long PeerLastSequence,
         long MaxUncreditedBytes,
+        long RecordsReceived,
         long Resubscriptions,
         string? LastProblem);
 }

@@ -48,6 +48,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     private long _handledBytes;
     private long _maxUncreditedBytes;
     private long _peerLastSequence;
+    private long _recordsReceived;
     private long _resubscriptions;
     private string? _lastProblem;
     private bool _resubscribeScheduled;
@@ -168,6 +169,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             return;
         }
 
+        _recordsReceived += records.Count;
         IReadOnlyList<ApplyOutcome> outcomes;
         try
         {
@@ -188,7 +190,9 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             foreach (var blob in record.Blobs)
                 _expectedBlobs.Enqueue(new ExpectedBlob(sequence, blob, toSave.Any(s => s.FileId == blob.FileId)));
         }
-        if (frame.UpToSequence > _committed) _watermark.Tell(new Watermark.Committed(_epoch, frame.UpToSequence, []));
+        // Entries after the last record that this follower does not receive: a sequence update with no data.
+        var lastRecord = records.Count > 0 ? records[^1].Sequence : _committed;
+        if (frame.UpToSequence > lastRecord) _watermark.Tell(new Watermark.Committed(_epoch, frame.UpToSequence, []));
         _committed = frame.UpToSequence;
         _peerLastSequence = Math.Max(_peerLastSequence, frame.UpToSequence);
         Handled(frame.CostBytes);
@@ -271,8 +275,8 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     private void OnGetStatus()
     {
         // Captured now: the reply is composed after the watermark answers, off this actor's thread.
-        var (peer, address, epoch, peerLast, maxUncredited, resubscriptions, problem) =
-            (_peerNodeId, _peerAddress, _epoch, _peerLastSequence, _maxUncreditedBytes, _resubscriptions, _lastProblem);
+        var (peer, address, epoch, peerLast, maxUncredited, received, resubscriptions, problem) =
+            (_peerNodeId, _peerAddress, _epoch, _peerLastSequence, _maxUncreditedBytes, _recordsReceived, _resubscriptions, _lastProblem);
         var watermarkStatus = _watermark.Ask<Watermark.WatermarkStatus>(Watermark.GetStatus.Instance, TimeSpan.FromSeconds(5));
         Compose().PipeTo(Sender);
 
@@ -280,7 +284,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         {
             var w = await watermarkStatus;
             return new PeerStatus(peer, address, "streaming", epoch, w.Committed, w.Durable, w.PersistedCursor,
-                w.OutstandingBlobs, w.FailedBlobs, w.BlobGap, peerLast, maxUncredited, resubscriptions, problem);
+                w.OutstandingBlobs, w.FailedBlobs, w.BlobGap, peerLast, maxUncredited, received, resubscriptions, problem);
         }
     }
 

@@ -1,0 +1,152 @@
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.TestKit;
+using ClusterNode.Actors;
+using ClusterNode.Actors.Replication;
+using ClusterNode.Persistence.Binary;
+using ClusterNode.Persistence.Records;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ClusterNode.Tests.Replication;
+
+/// <summary>
+/// The test plays the peer's sender against a real receiver (real LMDB store, real blob saver, real watermark):
+/// a malformed, oversized or out-of-order input is refused with nothing of it applied, the receiver starts
+/// over from its watermark, and good input afterwards is applied as usual.
+/// </summary>
+public sealed class ReceiverBadInputSpec : Akka.TestKit.Xunit2.TestKit
+{
+    private const string Peer = "peer-a";
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+    private readonly string _dir;
+    private readonly RecordStore _store;
+    private readonly ReplicationSettings _settings;
+    private readonly TestProbe _peer;
+    private readonly IActorRef _receiver;
+
+    public ReceiverBadInputSpec(ITestOutputHelper output) : this(TestData.TempDirectory("receiver-bad-input"), output) { }
+
+    private ReceiverBadInputSpec(string dir, ITestOutputHelper output) : base(Config(dir), "receiver-spec", output)
+    {
+        _dir = dir;
+        _settings = ReplicationSettings.Create(Sys.Settings.Config);
+        _store = RecordStore.Open(_settings.Store);
+        _peer = CreateTestProbe();
+        // The peer's hub, at the path the receiver subscribes to.
+        Sys.ActorOf(Props.Create(() => new Forwarder(_peer.Ref)), ReplicationHub.Name);
+        _receiver = Sys.ActorOf(Receiver.Props(Peer, ((ExtendedActorSystem)Sys).Provider.DefaultAddress, _store, _settings), "receiver");
+    }
+
+    private static Config Config(string dir) => ConfigurationFactory.ParseString($$"""
+        cluster-node.data-dir = "{{dir.Replace("\\", "/")}}"
+        cluster-node.replication.resubscribe-backoff = 50ms
+        akka.persistence.journal.plugin = "akka.persistence.journal.inmem"
+        akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.local"
+        akka.persistence.snapshot-store.local.dir = "{{dir.Replace("\\", "/")}}/snapshots"
+        """).WithDefaults();
+
+    [Fact]
+    public async Task Receiver_must_refuse_a_frame_with_a_bad_name_and_apply_none_of_it()
+    {
+        var first = await NextSubscription();
+        var payload = new ByteWriter();
+        RecordFrameCodec.Append(payload, 1, Record("people", "ok-1"));
+        RecordFrameCodec.Append(payload, 2, Record("people", "a/b"));
+        _receiver.Tell(new RecordFrame(first.Epoch, 2, 2, payload.ToArray()), _peer.Ref);
+
+        var again = await NextSubscription();
+        Assert.Equal(1, again.FromSequence); // from the watermark: nothing of the frame counted
+        Assert.True(again.Epoch > first.Epoch);
+        Assert.Null(_store.Get("people", "ok-1"));
+
+        await SendGoodFrameAndExpectItApplied(again);
+    }
+
+    [Fact]
+    public async Task Receiver_must_refuse_a_truncated_frame()
+    {
+        var first = await NextSubscription();
+        var payload = new ByteWriter();
+        RecordFrameCodec.Append(payload, 1, Record("people", "ok-1"));
+        var truncated = payload.Written[..^3].ToArray();
+        _receiver.Tell(new RecordFrame(first.Epoch, 1, 1, truncated), _peer.Ref);
+
+        var again = await NextSubscription();
+        Assert.Equal(1, again.FromSequence);
+        Assert.Null(_store.Get("people", "ok-1"));
+        await SendGoodFrameAndExpectItApplied(again);
+    }
+
+    [Fact]
+    public async Task Receiver_must_refuse_an_oversized_frame()
+    {
+        var first = await NextSubscription();
+        _receiver.Tell(new RecordFrame(first.Epoch, 1, 0, new byte[_settings.MaxFramePayloadBytes + 1]), _peer.Ref);
+
+        var again = await NextSubscription();
+        Assert.Equal(1, again.FromSequence);
+        Assert.Equal(0, _store.LastSequence);
+        await SendGoodFrameAndExpectItApplied(again);
+    }
+
+    [Fact]
+    public async Task Receiver_must_not_let_the_cursor_pass_a_blob_whose_chunks_arrive_out_of_order()
+    {
+        var first = await NextSubscription();
+        var blobBytes = TestData.Blob(1, 3000);
+        var blob = new BlobRef("file", Persistence.Blobs.BlobStore.NewFileId(), blobBytes.Length, System.Security.Cryptography.SHA256.HashData(blobBytes));
+        var payload = new ByteWriter();
+        RecordFrameCodec.Append(payload, 1, Record("docs", "d1") with { Blobs = [blob] });
+        _receiver.Tell(new RecordFrame(first.Epoch, 5, 1, payload.ToArray()), _peer.Ref);
+        // The second half first: refused.
+        _receiver.Tell(new BlobChunk(first.Epoch, 1, blob.FileId, 1500, blobBytes[1500..]), _peer.Ref);
+
+        var again = await NextSubscription();
+        Assert.Equal(1, again.FromSequence); // the record is visible, but the cursor stays below it
+        Assert.NotNull(_store.Get("docs", "d1"));
+        Assert.False(_store.Blobs.IsPresent(blob));
+        var status = await _receiver.Ask<Receiver.PeerStatus>(Receiver.GetStatus.Instance, Patience);
+        Assert.Equal(0, status.PersistedCursor);
+
+        // The re-streamed record of the same version re-saves the blob, and the cursor moves on.
+        _receiver.Tell(new RecordFrame(again.Epoch, 5, 1, payload.ToArray()), _peer.Ref);
+        _receiver.Tell(new BlobChunk(again.Epoch, 1, blob.FileId, 0, blobBytes[..1500]), _peer.Ref);
+        _receiver.Tell(new BlobChunk(again.Epoch, 1, blob.FileId, 1500, blobBytes[1500..]), _peer.Ref);
+        await AwaitAssertAsync(async () =>
+        {
+            var now = await _receiver.Ask<Receiver.PeerStatus>(Receiver.GetStatus.Instance, Patience);
+            Assert.Equal(5, now.PersistedCursor);
+        }, Patience);
+        Assert.True(_store.Blobs.Verify(blob));
+    }
+
+    /// <summary>The next subscription, skipping the credit the receiver returns meanwhile.</summary>
+    private async Task<Subscribe> NextSubscription() =>
+        (Subscribe)await _peer.FishForMessageAsync(m => m is Subscribe, Patience);
+
+    private async Task SendGoodFrameAndExpectItApplied(Subscribe subscription)
+    {
+        var payload = new ByteWriter();
+        RecordFrameCodec.Append(payload, 1, Record("people", "ok-1"));
+        _receiver.Tell(new RecordFrame(subscription.Epoch, 1, 1, payload.ToArray()), _peer.Ref);
+        await _peer.FishForMessageAsync(m => m is Credit c && c.Epoch == subscription.Epoch, Patience);
+        Assert.Equal("{\"ok\":true}", System.Text.Encoding.UTF8.GetString(_store.Get("people", "ok-1")!.Data));
+    }
+
+    private static StoredRecord Record(string table, string id) =>
+        new(table, id, new RecordVersion(1000, Peer), false, "{\"ok\":true}"u8.ToArray(), []);
+
+    private sealed class Forwarder : ReceiveActor
+    {
+        public Forwarder(IActorRef target) => ReceiveAny(message => target.Forward(message));
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        if (!disposing) return;
+        _store.Dispose();
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+}

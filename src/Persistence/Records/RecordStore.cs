@@ -160,6 +160,9 @@ public sealed partial class RecordStore : IDisposable
             if (outcomes[i].Kind == ApplyKind.Same)
                 outcomes[i] = outcomes[i] with { BlobsToSave = records[i].Blobs.Where(b => !Blobs.Verify(b)).ToArray() };
         }
+        // A blob found present may have been renamed into place by a save whose directory fsync has not run
+        // yet; the caller will count it durable, so make it so (one fsync for the frame, only when needed).
+        if (outcomes.Where((o, i) => o.Kind != ApplyKind.Stale && o.BlobsToSave.Count < records[i].Blobs.Count).Any()) Blobs.SyncDirectory();
         var applied = outcomes.Count(o => o.Kind == ApplyKind.Applied);
         if (applied > 0)
         {

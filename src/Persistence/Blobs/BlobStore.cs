@@ -25,7 +25,7 @@ public sealed partial class BlobStore
 
     public string Directory { get; }
 
-    [GeneratedRegex("^[0-9a-f]{32}$")]
+    [GeneratedRegex(@"^[0-9a-f]{32}\z")]
     private static partial Regex FileIdPattern();
 
     /// <summary>File ids come from the network too: only this shape may become a path.</summary>

@@ -31,6 +31,8 @@ public sealed class HybridLogicalClock
             var wall = (ulong)Math.Max(0, _wallClockMs()) << CounterBits;
             // Same or earlier millisecond (or a clock stepped back): count up from the last value; a counter
             // overflow simply carries into the millisecond bits, which keeps the order.
+            if (wall <= _last && _last == ulong.MaxValue)
+                throw new InvalidOperationException("the hybrid logical clock is at its largest value (a peer's clock is far in the future?); no newer version can be issued");
             _last = wall > _last ? wall : _last + 1;
             return _last;
         }

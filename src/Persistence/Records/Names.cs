@@ -7,7 +7,7 @@ public static partial class Names
 {
     public const int MaxLength = 128;
 
-    [GeneratedRegex("^[A-Za-z0-9_.-]{1,128}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9_.-]{1,128}\z")]
     private static partial Regex Pattern();
 
     public static bool IsValid(string? name) => name is not null && name is not "." and not ".." && Pattern().IsMatch(name);

@@ -45,6 +45,9 @@ public static class RecordCodec
     /// <summary>Table and id are part of the LMDB key, so the stored value carries the rest.</summary>
     public static void WriteBody(ByteWriter writer, StoredRecord record)
     {
+        // Refused on write, or a record would be stored that no read can decode.
+        if (record.Data.Length > MaxDataBytes)
+            throw new ArgumentException($"record {record.Table}/{record.Id} has {record.Data.Length} bytes of data; at most {MaxDataBytes} can be stored");
         WriteVersion(writer, record.Version);
         writer.Bool(record.Deleted).Block(record.Data).U16(checked((ushort)record.Blobs.Count));
         foreach (var blob in record.Blobs) WriteBlobRef(writer, blob);
@@ -91,10 +94,12 @@ public static class RecordCodec
     public static AuditEntry DecodeAudit(long sequence, ReadOnlySpan<byte> value)
     {
         var reader = new ByteReader(value, "audit entry");
-        reader.U8("format");
+        var format = reader.U8("format");
+        if (format != FormatVersion) throw new FormatException($"audit entry {sequence} has unknown format {format}");
         var table = reader.String("table");
         var id = reader.String("id");
         var version = ReadVersion(ref reader);
+        reader.ExpectEnd();
         return new AuditEntry(sequence, table, id, version);
     }
 

@@ -44,13 +44,13 @@ public sealed partial class RecordStore : IDisposable
             Clock = new HybridLogicalClock(ReadUInt64(tx, ClockKey), wallClockMs);
             _lastSequence = (long)ReadUInt64(tx, LastSequenceKey);
             tx.Commit();
+            CollectOrphanBlobs();
         }
         catch
         {
             _lease.Dispose();
             throw;
         }
-        CollectOrphanBlobs();
     }
 
     public static RecordStore Open(RecordStoreSettings settings, Func<long>? wallClockMs = null) => new(settings, wallClockMs);
@@ -66,7 +66,7 @@ public sealed partial class RecordStore : IDisposable
     /// <summary>Raised after every commit that appended to the audit log, with the new last sequence.</summary>
     public event Action<long>? Appended;
 
-    [GeneratedRegex("^[A-Za-z0-9_.-]{1,64}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9_.-]{1,64}\z")]
     private static partial Regex NodeIdPattern();
 
     public static bool IsValidNodeId(string nodeId) => NodeIdPattern().IsMatch(nodeId) && nodeId is not "." and not "..";
@@ -101,13 +101,22 @@ public sealed partial class RecordStore : IDisposable
         long sequence;
         lock (_writeGate)
         {
-            using var tx = _lease.Environment.BeginTransaction();
-            var key = RecordCodec.Key(table, id);
-            previous = Read(tx, key);
-            record = build(previous, new RecordVersion(Clock.Next(), NodeId));
-            if (record is null) return null;
-            sequence = Append(tx, key, record);
-            Commit(tx, sequence);
+            var committedSequence = LastSequence;
+            try
+            {
+                using var tx = _lease.Environment.BeginTransaction();
+                var key = RecordCodec.Key(table, id);
+                previous = Read(tx, key);
+                record = build(previous, new RecordVersion(Clock.Next(), NodeId));
+                if (record is null) return null;
+                sequence = Append(tx, key, record);
+                Commit(tx, sequence);
+            }
+            catch
+            {
+                Interlocked.Exchange(ref _lastSequence, committedSequence); // nothing of the transaction was written
+                throw;
+            }
         }
         DeleteSupersededBlobs(previous, record);
         Appended?.Invoke(sequence);
@@ -128,30 +137,39 @@ public sealed partial class RecordStore : IDisposable
         long lastSequence = 0;
         lock (_writeGate)
         {
-            using var tx = _lease.Environment.BeginTransaction();
-            for (var i = 0; i < records.Count; i++)
+            var committedSequence = LastSequence;
+            try
             {
-                var record = records[i];
-                Clock.Observe(record.Version.Hlc);
-                var key = RecordCodec.Key(record.Table, record.Id);
-                var existing = Read(tx, key);
-                if (existing is null || record.Version > existing.Version)
+                using var tx = _lease.Environment.BeginTransaction();
+                for (var i = 0; i < records.Count; i++)
                 {
-                    lastSequence = Append(tx, key, record);
-                    if (existing is not null) superseded.Add((existing, record));
-                    outcomes[i] = new ApplyOutcome(ApplyKind.Applied, lastSequence, record.Blobs.Where(b => !Blobs.IsPresent(b)).ToArray());
+                    var record = records[i];
+                    Clock.Observe(record.Version.Hlc);
+                    var key = RecordCodec.Key(record.Table, record.Id);
+                    var existing = Read(tx, key);
+                    if (existing is null || record.Version > existing.Version)
+                    {
+                        lastSequence = Append(tx, key, record);
+                        if (existing is not null) superseded.Add((existing, record));
+                        outcomes[i] = new ApplyOutcome(ApplyKind.Applied, lastSequence, record.Blobs.Where(b => !Blobs.IsPresent(b)).ToArray());
+                    }
+                    else if (record.Version == existing.Version)
+                    {
+                        outcomes[i] = new ApplyOutcome(ApplyKind.Same, 0, []);
+                    }
+                    else
+                    {
+                        outcomes[i] = new ApplyOutcome(ApplyKind.Stale, 0, []);
+                    }
                 }
-                else if (record.Version == existing.Version)
-                {
-                    outcomes[i] = new ApplyOutcome(ApplyKind.Same, 0, []);
-                }
-                else
-                {
-                    outcomes[i] = new ApplyOutcome(ApplyKind.Stale, 0, []);
-                }
+                if (lastSequence > 0) Commit(tx, lastSequence);
+                else tx.Abort();
             }
-            if (lastSequence > 0) Commit(tx, lastSequence);
-            else tx.Abort();
+            catch
+            {
+                Interlocked.Exchange(ref _lastSequence, committedSequence); // nothing of the frame was written
+                throw;
+            }
         }
         foreach (var (previous, current) in superseded) DeleteSupersededBlobs(previous, current);
         // The repair path: outside the transaction, because hashing a large file must not hold the writer.
@@ -243,26 +261,17 @@ public sealed partial class RecordStore : IDisposable
         Put(tx, _records, key, RecordCodec.EncodeValue(record));
         Put(tx, _audit, RecordCodec.SequenceKey(sequence), RecordCodec.EncodeAudit(new AuditEntry(sequence, record.Table, record.Id, record.Version)));
         // The in-memory counter moves now so a second record in the same transaction gets the next number;
-        // Commit restores it if the transaction fails.
+        // the caller restores it if the transaction fails.
         Interlocked.Exchange(ref _lastSequence, sequence);
         return sequence;
     }
 
     private void Commit(LightningTransaction tx, long lastSequence)
     {
-        var committedBefore = ReadUInt64(tx, LastSequenceKey);
-        try
-        {
-            Put(tx, _meta, LastSequenceKey, UInt64Bytes((ulong)lastSequence));
-            Put(tx, _meta, ClockKey, UInt64Bytes(Clock.Last));
-            TrimAudit(tx, lastSequence);
-            ThrowOnError(tx.Commit(), "commit");
-        }
-        catch
-        {
-            Interlocked.Exchange(ref _lastSequence, (long)committedBefore);
-            throw;
-        }
+        Put(tx, _meta, LastSequenceKey, UInt64Bytes((ulong)lastSequence));
+        Put(tx, _meta, ClockKey, UInt64Bytes(Clock.Last));
+        TrimAudit(tx, lastSequence);
+        ThrowOnError(tx.Commit(), "commit");
     }
 
     /// <summary>Drops the oldest entries beyond the retention, a bounded number per commit so no commit grows large.</summary>

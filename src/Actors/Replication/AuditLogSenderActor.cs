@@ -39,7 +39,17 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
         public void Dispose() => File.Dispose();
     }
 
+    /// <summary>A copy in progress: records are sent in key order after <see cref="AfterKey"/>, numbered by ordinal.</summary>
+    private sealed class CopyPhase(long copyStart, byte[] startAfterKey)
+    {
+        public long CopyStart { get; } = copyStart;
+        public byte[] StartAfterKey { get; } = startAfterKey;
+        public byte[] AfterKey { get; set; } = startAfterKey;
+        public long Ordinal { get; set; }
+    }
+
     private const int AuditReadBatch = 512;
+    private const int CopyReadBatch = 256;
     private readonly Subscribe _subscription;
     private readonly RecordStore _store;
     private readonly ReplicationSettings _settings;
@@ -53,6 +63,7 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
     private long _durableAtFollower;
     private bool _sentSinceHeartbeat;
     private bool _waitingForBlob;
+    private CopyPhase? _copy;
 
     public AuditLogSenderActor(Subscribe subscription, RecordStore store, ReplicationSettings settings)
     {
@@ -62,6 +73,8 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
         // The follower's window, but never more than ours: a follower cannot make this node buffer more.
         _windowBytes = Math.Clamp(subscription.WindowBytes, 2L * settings.ChunkSizeBytes, settings.WindowBytes);
         _nextSequence = Math.Max(1, subscription.FromSequence);
+        _copy = ChooseCopy(subscription, store);
+        if (_copy is not null) _nextSequence = _copy.CopyStart + 1;
 
         Receive<Credit>(credit =>
         {
@@ -83,7 +96,7 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
         {
             Pump();
             // Silence would look like a dead peer: tell the follower how far the log goes even when idle.
-            if (!_sentSinceHeartbeat && _blobs.Count == 0 && InFlight + FlowControl.HeaderAllowanceBytes <= _windowBytes)
+            if (!_sentSinceHeartbeat && _copy is null && _blobs.Count == 0 && InFlight + FlowControl.HeaderAllowanceBytes <= _windowBytes)
                 Send(new RecordFrame(_subscription.Epoch, _nextSequence - 1, 0, []));
             _sentSinceHeartbeat = false;
         });
@@ -118,7 +131,7 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
                 if (!SendChunk(blob)) return;
                 continue;
             }
-            if (_waitingForBlob || !SendFrame()) return;
+            if (_waitingForBlob || !(_copy is null ? SendFrame() : SendCopyFrame(_copy))) return;
         }
     }
 
@@ -215,6 +228,93 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
         return true;
     }
 
+    /// <summary>
+    /// Copy mode when the log no longer reaches back to what the follower needs (its cursor, or the start of the
+    /// copy it is resuming): the records themselves are sent, then the log from where the copy began.
+    /// </summary>
+    private static CopyPhase? ChooseCopy(Subscribe subscription, RecordStore store)
+    {
+        var firstRetained = store.FirstRetainedSequence;
+        if (subscription.CopyStart > 0 && subscription.CopyStart + 1 >= firstRetained)
+            return new CopyPhase(subscription.CopyStart, subscription.CopyAfterKey ?? []);
+        if (subscription.CopyStart > 0 || subscription.FromSequence < firstRetained)
+            return new CopyPhase(store.LastSequence, []);
+        return null;
+    }
+
+    /// <summary>Sends the next records of the copy; the last frame says Done and streaming takes over.</summary>
+    private bool SendCopyFrame(CopyPhase copy)
+    {
+        if (!HasRoomFor(_settings.FrameTargetBytes)) return false;
+        var records = _store.Scan(copy.AfterKey.Length == 0 ? null : copy.AfterKey, CopyReadBatch);
+        var payload = new ByteWriter(_settings.FrameTargetBytes);
+        var count = 0;
+        var afterKey = copy.AfterKey;
+        var ordinal = copy.Ordinal;
+        var blobsOfFrame = new List<OutgoingBlob>();
+        var consumedAll = true;
+        foreach (var record in records)
+        {
+            var key = RecordCodec.Key(record.Table, record.Id);
+            if (record.Version.Origin == _subscription.FollowerNodeId)
+            {
+                afterKey = key; // the follower wrote it: it has it or something newer
+                continue;
+            }
+            var opened = OpenBlobs(ordinal + 1, record);
+            if (opened is null)
+            {
+                var now = _store.Get(record.Table, record.Id);
+                if (now is not null && now.Version != record.Version)
+                {
+                    consumedAll = false; // replaced meanwhile: read it again on the next pass
+                    break;
+                }
+                _waitingForBlob = true;
+                consumedAll = false;
+                Timers.StartSingleTimer(RetryMissingBlob.Instance, RetryMissingBlob.Instance, _settings.MissingBlobRetry);
+                break;
+            }
+            var before = payload.Length;
+            RecordFrameCodec.Append(payload, ordinal + 1, record);
+            if (count > 0 && payload.Length > _settings.FrameTargetBytes)
+            {
+                foreach (var blob in opened) blob.Dispose();
+                payload = Truncated(payload, before);
+                consumedAll = false;
+                break;
+            }
+            count++;
+            ordinal++;
+            afterKey = key;
+            if (opened.Count > 0)
+            {
+                blobsOfFrame.AddRange(opened);
+                consumedAll = false;
+                break;
+            }
+        }
+
+        var done = consumedAll && records.Count < CopyReadBatch;
+        if (count == 0 && !done && afterKey == copy.AfterKey) return false; // waiting for a blob at the head
+        var frame = new CopyFrame(_subscription.Epoch, copy.CopyStart, copy.StartAfterKey, count, payload.ToArray(), done);
+        if (!HasRoomFor(frame.CostBytes))
+        {
+            foreach (var blob in blobsOfFrame) blob.Dispose();
+            return false;
+        }
+        Send(frame);
+        foreach (var blob in blobsOfFrame) _blobs.Enqueue(blob);
+        copy.AfterKey = afterKey;
+        copy.Ordinal = ordinal;
+        if (done)
+        {
+            _log.Info("copy to {0} done after {1} records; streaming the log from {2}", _subscription.FollowerNodeId, ordinal, copy.CopyStart + 1);
+            _copy = null;
+        }
+        return true;
+    }
+
     /// <summary>Opens every blob of the record now, so a later replacement that deletes a file cannot cut a stream short.</summary>
     private List<OutgoingBlob>? OpenBlobs(long sequence, StoredRecord record)
     {
@@ -243,6 +343,7 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
         var cost = message switch
         {
             RecordFrame frame => frame.CostBytes,
+            CopyFrame frame => frame.CostBytes,
             BlobChunk chunk => chunk.CostBytes,
             _ => 0,
         };

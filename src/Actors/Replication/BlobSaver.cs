@@ -17,7 +17,8 @@ public static class BlobSaver
     public interface ICommand;
 
     /// <summary>A chunk of <paramref name="Blob"/> at <paramref name="Offset"/>; the receiver checked order and bounds.</summary>
-    public sealed record SaveChunk(long Epoch, long Sequence, BlobRef Blob, long Offset, byte[] Bytes, long CostBytes) : ICommand
+    /// <param name="InCopy"><paramref name="Sequence"/> is the ordinal of a copied record, not a log sequence.</param>
+    public sealed record SaveChunk(long Epoch, long Sequence, BlobRef Blob, long Offset, byte[] Bytes, long CostBytes, bool InCopy = false) : ICommand
     {
         public bool IsLast => Offset + Bytes.Length == Blob.Size;
     }

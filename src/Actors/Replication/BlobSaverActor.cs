@@ -28,7 +28,7 @@ internal sealed class BlobSaverActor : ReceiveActor, IWithStash, IWithTimers
     private readonly IActorRef _watermark;
     private readonly BlobSaveFaults _faults;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly List<(long Epoch, long Sequence, string FileId)> _sealedNotSynced = new();
+    private readonly List<SaveChunk> _sealedNotSynced = new();
     private long _epoch = long.MinValue;
     private BlobWriter? _writer;
     private SaveChunk? _current;
@@ -121,7 +121,7 @@ internal sealed class BlobSaverActor : ReceiveActor, IWithStash, IWithTimers
         _current = null;
         using (writer) writer.Commit(chunk.Blob.Field, chunk.Blob.FileId, chunk.Blob.Size, chunk.Blob.Sha256);
         if (_sealedNotSynced.Count == 0) Self.Tell(FlushDirectory.Instance);
-        _sealedNotSynced.Add((chunk.Epoch, chunk.Sequence, chunk.Blob.FileId));
+        _sealedNotSynced.Add(chunk);
     }
 
     private void Flush()
@@ -130,13 +130,12 @@ internal sealed class BlobSaverActor : ReceiveActor, IWithStash, IWithTimers
         try
         {
             _blobs.SyncDirectory();
-            foreach (var (epoch, sequence, fileId) in _sealedNotSynced)
-                _watermark.Tell(new Watermark.BlobDurable(epoch, sequence, fileId));
+            foreach (var sealedChunk in _sealedNotSynced)
+                _watermark.Tell(new Watermark.BlobDurable(sealedChunk.Epoch, sealedChunk.Sequence, sealedChunk.Blob.FileId, sealedChunk.InCopy));
         }
         catch (IOException e)
         {
-            foreach (var (epoch, sequence, fileId) in _sealedNotSynced)
-                Report(epoch, sequence, fileId, $"directory fsync failed: {e.Message}");
+            foreach (var sealedChunk in _sealedNotSynced) Report(sealedChunk, $"directory fsync failed: {e.Message}");
         }
         _sealedNotSynced.Clear();
     }
@@ -144,14 +143,14 @@ internal sealed class BlobSaverActor : ReceiveActor, IWithStash, IWithTimers
     private void Fail(SaveChunk chunk, string reason)
     {
         AbortCurrent();
-        Report(chunk.Epoch, chunk.Sequence, chunk.Blob.FileId, reason);
+        Report(chunk, reason);
     }
 
-    private void Report(long epoch, long sequence, string fileId, string reason)
+    private void Report(SaveChunk chunk, string reason)
     {
-        _log.Warning("blob {0} of sequence {1} not saved: {2}", fileId, sequence, reason);
-        _watermark.Tell(new Watermark.BlobFailed(epoch, sequence, fileId, reason));
-        Context.Parent.Tell(new SaveFailed(epoch, sequence, fileId, reason));
+        _log.Warning("blob {0} of {1} {2} not saved: {3}", chunk.Blob.FileId, chunk.InCopy ? "copied record" : "sequence", chunk.Sequence, reason);
+        _watermark.Tell(new Watermark.BlobFailed(chunk.Epoch, chunk.Sequence, chunk.Blob.FileId, reason, chunk.InCopy));
+        Context.Parent.Tell(new SaveFailed(chunk.Epoch, chunk.Sequence, chunk.Blob.FileId, reason));
     }
 
     private void Acknowledge(SaveChunk chunk)

@@ -24,11 +24,12 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>A blob whose chunks are due next, and whether this node needs its bytes.</summary>
-    private sealed class ExpectedBlob(long sequence, BlobRef blob, bool save)
+    private sealed class ExpectedBlob(long sequence, BlobRef blob, bool save, bool inCopy)
     {
         public long Sequence { get; } = sequence;
         public BlobRef Blob { get; } = blob;
         public bool Save { get; } = save;
+        public bool InCopy { get; } = inCopy;
         public long Received { get; set; }
     }
 
@@ -44,6 +45,8 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     private IActorRef _upstream = ActorRefs.Nobody;
     private long _epoch;
     private long _committed;
+    private long? _copyStart; // set while this epoch's stream is a copy
+    private long _copyOrdinal;
     private long _receivedBytes;
     private long _handledBytes;
     private long _maxUncreditedBytes;
@@ -81,14 +84,21 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             _committed = resume.Sequence;
             _sinceHeard.Restart();
             Context.ActorSelection(HubPath(_peerAddress)).Tell(
-                new Subscribe(_store.NodeId, _epoch, resume.Sequence + 1, _settings.WindowBytes, Self));
-            _log.Info("subscribed to {0} at {1} from sequence {2} (epoch {3})", _peerNodeId, _peerAddress, resume.Sequence + 1, _epoch);
+                new Subscribe(_store.NodeId, _epoch, resume.Sequence + 1, _settings.WindowBytes, Self, resume.CopyStart, resume.CopyAfterKey));
+            _log.Info("subscribed to {0} at {1} from sequence {2}{3} (epoch {4})", _peerNodeId, _peerAddress, resume.Sequence + 1,
+                resume.CopyStart > 0 ? $", resuming the copy that began at {resume.CopyStart}" : "", _epoch);
         });
         Receive<RecordFrame>(frame =>
         {
             if (frame.Epoch != _epoch) return;
             Heard(frame.CostBytes);
             OnFrame(frame);
+        });
+        Receive<CopyFrame>(frame =>
+        {
+            if (frame.Epoch != _epoch) return;
+            Heard(frame.CostBytes);
+            OnCopyFrame(frame);
         });
         Receive<BlobChunk>(chunk =>
         {
@@ -134,17 +144,25 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         Receive<GetStatus>(_ => OnGetStatus());
     }
 
+    private void TrackUpstream()
+    {
+        if (Sender.Equals(_upstream)) return;
+        if (!_upstream.IsNobody()) Context.Unwatch(_upstream);
+        _upstream = Sender;
+        Context.Watch(_upstream);
+    }
+
     private void OnFrame(RecordFrame frame)
     {
-        if (!Sender.Equals(_upstream))
-        {
-            if (!_upstream.IsNobody()) Context.Unwatch(_upstream);
-            _upstream = Sender;
-            Context.Watch(_upstream);
-        }
+        TrackUpstream();
         if (_expectedBlobs.Count > 0)
         {
             Refuse($"frame up to {frame.UpToSequence} arrived while {_expectedBlobs.Count} blob(s) of sequence {_expectedBlobs.Peek().Sequence} were still due");
+            return;
+        }
+        if (_copyStart is not null)
+        {
+            Refuse($"frame up to {frame.UpToSequence} arrived before the copy that began at {_copyStart} was done");
             return;
         }
         if (frame.UpToSequence < _committed)
@@ -158,15 +176,83 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             return;
         }
 
+        var applied = DecodeAndApply(frame.Payload, frame.RecordCount, _committed, frame.UpToSequence, inCopy: false, $"frame up to {frame.UpToSequence}");
+        if (applied is null) return;
+        var records = applied.Value.Records;
+        for (var i = 0; i < records.Count; i++)
+            _watermark.Tell(new Watermark.Committed(_epoch, records[i].Sequence, applied.Value.BlobsToSave[i]));
+        // Entries after the last record that this follower does not receive: a sequence update with no data.
+        var lastRecord = records.Count > 0 ? records[^1].Sequence : _committed;
+        if (frame.UpToSequence > lastRecord) _watermark.Tell(new Watermark.Committed(_epoch, frame.UpToSequence, []));
+        _committed = frame.UpToSequence;
+        _peerLastSequence = Math.Max(_peerLastSequence, frame.UpToSequence);
+        Handled(frame.CostBytes);
+    }
+
+    private void OnCopyFrame(CopyFrame frame)
+    {
+        TrackUpstream();
+        if (_expectedBlobs.Count > 0)
+        {
+            Refuse($"copy frame arrived while {_expectedBlobs.Count} blob(s) of copied record {_expectedBlobs.Peek().Sequence} were still due");
+            return;
+        }
+        if (_copyStart is null)
+        {
+            if (_copyOrdinal > 0 || frame.CopyStart < 0)
+            {
+                Refuse($"copy frame (start {frame.CopyStart}) arrived after this subscription's copy was done");
+                return;
+            }
+            _copyStart = frame.CopyStart;
+            _watermark.Tell(new Watermark.CopyBegan(_epoch, frame.CopyStart));
+        }
+        else if (frame.CopyStart != _copyStart)
+        {
+            Refuse($"copy frame names copy start {frame.CopyStart}, but this copy began at {_copyStart}");
+            return;
+        }
+
+        var applied = DecodeAndApply(frame.Payload, frame.RecordCount, _copyOrdinal, long.MaxValue, inCopy: true, "copy frame");
+        if (applied is null) return;
+        var records = applied.Value.Records;
+        for (var i = 0; i < records.Count; i++)
+        {
+            var record = records[i].Record;
+            _watermark.Tell(new Watermark.CopyCommitted(_epoch, records[i].Sequence, RecordCodec.Key(record.Table, record.Id), applied.Value.BlobsToSave[i]));
+        }
+        if (records.Count > 0) _copyOrdinal = records[^1].Sequence;
+        if (frame.Done)
+        {
+            _watermark.Tell(new Watermark.CopyDone(_epoch, _copyOrdinal));
+            _committed = frame.CopyStart; // the audit log follows from where the copy began
+            _peerLastSequence = Math.Max(_peerLastSequence, frame.CopyStart);
+            _copyStart = null;
+        }
+        Handled(frame.CostBytes);
+    }
+
+    /// <summary>
+    /// Checks a frame's records, applies them in one transaction and queues the blobs that follow. Null when
+    /// the frame was refused or could not be applied (the subscription then starts over).
+    /// </summary>
+    private (IReadOnlyList<ReplicatedRecord> Records, string[][] BlobsToSave)? DecodeAndApply(
+        byte[] payload, int count, long afterSequence, long upToSequence, bool inCopy, string what)
+    {
+        if (payload.Length > _settings.MaxFramePayloadBytes)
+        {
+            Refuse($"{what} of {payload.Length} bytes is over the limit of {_settings.MaxFramePayloadBytes}");
+            return null;
+        }
         IReadOnlyList<ReplicatedRecord> records;
         try
         {
-            records = RecordFrameCodec.Decode(frame.Payload, frame.RecordCount, _committed, frame.UpToSequence, _settings.RecordMaxBytes, _settings.BlobMaxSizeBytes);
+            records = RecordFrameCodec.Decode(payload, count, afterSequence, upToSequence, _settings.RecordMaxBytes, _settings.BlobMaxSizeBytes);
         }
         catch (FormatException e)
         {
             Refuse(e.Message);
-            return;
+            return null;
         }
 
         _recordsReceived += records.Count;
@@ -177,25 +263,21 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         }
         catch (Exception e) when (e is IOException or InvalidOperationException)
         {
-            ScheduleResubscribe($"applying frame up to {frame.UpToSequence} failed: {e.Message}");
-            return;
+            ScheduleResubscribe($"applying {what} failed: {e.Message}");
+            return null;
         }
 
+        var blobsToSave = new string[records.Count][];
         for (var i = 0; i < records.Count; i++)
         {
             var (sequence, record) = records[i];
             var toSave = outcomes[i].BlobsToSave;
-            _watermark.Tell(new Watermark.Committed(_epoch, sequence, toSave.Select(b => b.FileId).ToArray()));
+            blobsToSave[i] = toSave.Select(b => b.FileId).ToArray();
             // The sender streams every blob of the record; this node keeps only the ones it lacks.
             foreach (var blob in record.Blobs)
-                _expectedBlobs.Enqueue(new ExpectedBlob(sequence, blob, toSave.Any(s => s.FileId == blob.FileId)));
+                _expectedBlobs.Enqueue(new ExpectedBlob(sequence, blob, toSave.Any(s => s.FileId == blob.FileId), inCopy));
         }
-        // Entries after the last record that this follower does not receive: a sequence update with no data.
-        var lastRecord = records.Count > 0 ? records[^1].Sequence : _committed;
-        if (frame.UpToSequence > lastRecord) _watermark.Tell(new Watermark.Committed(_epoch, frame.UpToSequence, []));
-        _committed = frame.UpToSequence;
-        _peerLastSequence = Math.Max(_peerLastSequence, frame.UpToSequence);
-        Handled(frame.CostBytes);
+        return (records, blobsToSave);
     }
 
     private void OnChunk(BlobChunk chunk)
@@ -219,7 +301,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         expected.Received = end;
         if (end == expected.Blob.Size) _expectedBlobs.Dequeue();
         if (expected.Save)
-            _saver.Tell(new BlobSaver.SaveChunk(_epoch, chunk.Sequence, expected.Blob, chunk.Offset, chunk.Bytes, chunk.CostBytes));
+            _saver.Tell(new BlobSaver.SaveChunk(_epoch, chunk.Sequence, expected.Blob, chunk.Offset, chunk.Bytes, chunk.CostBytes, expected.InCopy));
         else
             Handled(chunk.CostBytes);
     }
@@ -260,6 +342,8 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         _epoch = NextEpoch(_epoch);
         _resubscriptions++;
         _expectedBlobs.Clear();
+        _copyStart = null;
+        _copyOrdinal = 0;
         _receivedBytes = 0;
         _handledBytes = 0;
         if (!_upstream.IsNobody()) Context.Unwatch(_upstream);
@@ -283,7 +367,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         async Task<PeerStatus> Compose()
         {
             var w = await watermarkStatus;
-            return new PeerStatus(peer, address, "streaming", epoch, w.Committed, w.Durable, w.PersistedCursor,
+            return new PeerStatus(peer, address, w.Copying ? "copy" : "streaming", epoch, w.Committed, w.Durable, w.PersistedCursor,
                 w.OutstandingBlobs, w.FailedBlobs, w.BlobGap, peerLast, maxUncredited, received, resubscriptions, problem);
         }
     }

@@ -6,8 +6,12 @@ namespace ClusterNode.Actors.Replication;
 // The messages that cross the network between a follower's receiver and a leader's sender. Each carries the
 // epoch (subscription) it belongs to, so nothing of an abandoned subscription can be taken for the current one.
 
-/// <summary>Follower → peer's hub: stream your audit log to <paramref name="Receiver"/> from <paramref name="FromSequence"/>.</summary>
-public sealed record Subscribe(string FollowerNodeId, long Epoch, long FromSequence, long WindowBytes, IActorRef Receiver) : IReplicationWireMessage;
+/// <summary>
+/// Follower → peer's hub: stream your audit log to <paramref name="Receiver"/> from <paramref name="FromSequence"/>.
+/// A follower in the middle of a copy names it: <paramref name="CopyStart"/> (0: none) and the key after which
+/// the copy resumes.
+/// </summary>
+public sealed record Subscribe(string FollowerNodeId, long Epoch, long FromSequence, long WindowBytes, IActorRef Receiver, long CopyStart = 0, byte[]? CopyAfterKey = null) : IReplicationWireMessage;
 
 /// <summary>
 /// Sender → receiver: <paramref name="RecordCount"/> records encoded by <see cref="RecordFrameCodec"/>, and the
@@ -17,6 +21,17 @@ public sealed record Subscribe(string FollowerNodeId, long Epoch, long FromSeque
 public sealed record RecordFrame(long Epoch, long UpToSequence, int RecordCount, byte[] Payload) : IReplicationWireMessage
 {
     public long CostBytes => Payload.Length + FlowControl.HeaderAllowanceBytes;
+}
+
+/// <summary>
+/// Sender → receiver in copy mode: records in key order, each numbered with its ordinal in this epoch's copy
+/// (encoded by <see cref="RecordFrameCodec"/> with the ordinal as sequence), resuming after
+/// <paramref name="StartAfterKey"/>. <paramref name="Done"/>: the last records of the copy; the audit log
+/// follows from <paramref name="CopyStart"/> + 1.
+/// </summary>
+public sealed record CopyFrame(long Epoch, long CopyStart, byte[] StartAfterKey, int RecordCount, byte[] Payload, bool Done) : IReplicationWireMessage
+{
+    public long CostBytes => Payload.Length + StartAfterKey.Length + FlowControl.HeaderAllowanceBytes;
 }
 
 /// <summary>Sender → receiver: bytes of the blob <paramref name="FileId"/> of transaction <paramref name="Sequence"/>.</summary>

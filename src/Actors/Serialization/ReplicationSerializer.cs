@@ -23,16 +23,25 @@ public sealed class ReplicationSerializer(ExtendedActorSystem system) : Serializ
     private const string IdentityManifest = "I";
     private const string CursorAdvancedManifest = "CA";
     private const string CursorSnapshotManifest = "CS";
+    private const string CopyFrameManifest = "Y";
+    private const string CopyProgressManifest = "CP";
 
     /// <summary>Bound on any byte block read from the wire, far above anything valid, far below what could hurt.</summary>
     private const int MaxBlockBytes = 256 << 20;
 
+    /// <summary>A record key is a table and an id of at most 128 characters each.</summary>
+    private const int MaxKeyBytes = 1024;
+
     public override int Identifier => 7301;
+
+    private static byte[]? NullIfEmpty(ReadOnlySpan<byte> bytes) => bytes.IsEmpty ? null : bytes.ToArray();
 
     public override string Manifest(object o) => o switch
     {
         Subscribe => SubscribeManifest,
         RecordFrame => FrameManifest,
+        CopyFrame => CopyFrameManifest,
+        CursorStore.CopyProgress => CopyProgressManifest,
         BlobChunk => ChunkManifest,
         Credit => CreditManifest,
         Receipt => ReceiptManifest,
@@ -49,7 +58,11 @@ public sealed class ReplicationSerializer(ExtendedActorSystem system) : Serializ
         {
             case Subscribe s:
                 return new ByteWriter(128).String(s.FollowerNodeId).I64(s.Epoch).I64(s.FromSequence).I64(s.WindowBytes)
-                    .String(Akka.Serialization.Serialization.SerializedActorPath(s.Receiver)).ToArray();
+                    .String(Akka.Serialization.Serialization.SerializedActorPath(s.Receiver)).I64(s.CopyStart).Block(s.CopyAfterKey ?? []).ToArray();
+            case CopyFrame y:
+                return new ByteWriter(y.Payload.Length + 64).I64(y.Epoch).I64(y.CopyStart).Block(y.StartAfterKey).I32(y.RecordCount).Block(y.Payload).Bool(y.Done).ToArray();
+            case CursorStore.CopyProgress p:
+                return new ByteWriter(32).I64(p.CopyStart).Block(p.AfterKey).ToArray();
             case RecordFrame f:
                 return new ByteWriter(f.Payload.Length + 32).I64(f.Epoch).I64(f.UpToSequence).I32(f.RecordCount).Block(f.Payload).ToArray();
             case BlobChunk c:
@@ -65,7 +78,7 @@ public sealed class ReplicationSerializer(ExtendedActorSystem system) : Serializ
             case CursorStore.CursorAdvanced a:
                 return new ByteWriter(8).I64(a.Sequence).ToArray();
             case CursorStore.CursorSnapshot s:
-                return new ByteWriter(8).I64(s.Sequence).ToArray();
+                return new ByteWriter(24).I64(s.Sequence).I64(s.CopyStart).Block(s.CopyAfterKey ?? []).ToArray();
             default:
                 throw new ArgumentException($"{GetType().Name} cannot serialize {obj.GetType()}");
         }
@@ -77,7 +90,10 @@ public sealed class ReplicationSerializer(ExtendedActorSystem system) : Serializ
         object message = manifest switch
         {
             SubscribeManifest => new Subscribe(reader.String("follower"), reader.I64("epoch"), reader.I64("from"), reader.I64("window"),
-                system.Provider.ResolveActorRef(reader.String("receiver"))),
+                system.Provider.ResolveActorRef(reader.String("receiver")), reader.I64("copyStart"), NullIfEmpty(reader.Block("copyAfterKey", MaxKeyBytes))),
+            CopyFrameManifest => new CopyFrame(reader.I64("epoch"), reader.I64("copyStart"), reader.Block("startAfterKey", MaxKeyBytes).ToArray(),
+                reader.I32("count"), reader.Block("payload", MaxBlockBytes).ToArray(), reader.Bool("done")),
+            CopyProgressManifest => new CursorStore.CopyProgress(reader.I64("copyStart"), reader.Block("afterKey", MaxKeyBytes).ToArray()),
             FrameManifest => new RecordFrame(reader.I64("epoch"), reader.I64("upTo"), reader.I32("count"), reader.Block("payload", MaxBlockBytes).ToArray()),
             ChunkManifest => new BlobChunk(reader.I64("epoch"), reader.I64("sequence"), reader.String("fileId"), reader.I64("offset"), reader.Block("bytes", MaxBlockBytes).ToArray()),
             CreditManifest => new Credit(reader.I64("epoch"), reader.I64("handled")),
@@ -85,7 +101,7 @@ public sealed class ReplicationSerializer(ExtendedActorSystem system) : Serializ
             WhoAreYouManifest => WhoAreYou.Instance,
             IdentityManifest => new NodeIdentity(reader.String("nodeId")),
             CursorAdvancedManifest => new CursorStore.CursorAdvanced(reader.I64("sequence")),
-            CursorSnapshotManifest => new CursorStore.CursorSnapshot(reader.I64("sequence")),
+            CursorSnapshotManifest => new CursorStore.CursorSnapshot(reader.I64("sequence"), reader.I64("copyStart"), NullIfEmpty(reader.Block("copyAfterKey", MaxKeyBytes))),
             _ => throw new FormatException($"unknown replication message manifest '{manifest}'"),
         };
         reader.ExpectEnd();

@@ -5,7 +5,8 @@ namespace ClusterNode.Actors.Watermarks;
 
 /// <summary>
 /// Protocol of the cursor store: the persistent actor that keeps the resume cursor of one peer on the
-/// journal. It only ever moves forward, and only to what the watermark says is durable.
+/// journal, and the progress of a copy from that peer while one runs. The cursor only ever moves forward,
+/// and only to what the watermark says is durable.
 /// </summary>
 public static class CursorStore
 {
@@ -20,15 +21,29 @@ public static class CursorStore
     /// <summary>Persist <paramref name="Sequence"/> as the cursor if it is ahead; answered with <see cref="Persisted"/>.</summary>
     public sealed record Advance(long Sequence) : ICommand;
 
-    /// <summary>Told to the parent when recovery ends: the cursor to start from.</summary>
-    public sealed record Recovered(long Sequence);
+    /// <summary>
+    /// Persist the progress of a copy (see SPEC, copy mode): every record up to and including
+    /// <paramref name="AfterKey"/> is durable here; answered with <see cref="CopyPersisted"/>.
+    /// </summary>
+    public sealed record AdvanceCopy(long CopyStart, byte[] AfterKey) : ICommand;
+
+    /// <summary>
+    /// Told to the parent when recovery ends: the cursor to start from, and the copy in progress, if any
+    /// (<paramref name="CopyStart"/> 0: none).
+    /// </summary>
+    public sealed record Recovered(long Sequence, long CopyStart = 0, byte[]? CopyAfterKey = null);
+
+    public sealed record CopyPersisted(long CopyStart, byte[] AfterKey);
 
     /// <summary>Told to the parent when the cursor is on the journal.</summary>
     public sealed record Persisted(long Sequence);
 
-    /// <summary>The journal event.</summary>
+    /// <summary>The journal event of the cursor; it also ends any copy in progress.</summary>
     public sealed record CursorAdvanced(long Sequence) : IReplicationPersistedMessage;
 
+    /// <summary>The journal event of a copy's progress.</summary>
+    public sealed record CopyProgress(long CopyStart, byte[] AfterKey) : IReplicationPersistedMessage;
+
     /// <summary>The snapshot; the events it covers are then deleted.</summary>
-    public sealed record CursorSnapshot(long Sequence) : IReplicationPersistedMessage;
+    public sealed record CursorSnapshot(long Sequence, long CopyStart = 0, byte[]? CopyAfterKey = null) : IReplicationPersistedMessage;
 }

@@ -15,6 +15,8 @@ internal sealed class CursorStoreActor : ReceivePersistentActor
     private readonly int _snapshotEvery;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private long _cursor;
+    private long _copyStart;
+    private byte[] _copyAfterKey = [];
 
     public CursorStoreActor(string persistenceId, int snapshotEvery, string? journalPluginId, string? snapshotPluginId)
     {
@@ -25,24 +27,37 @@ internal sealed class CursorStoreActor : ReceivePersistentActor
 
         Recover<SnapshotOffer>(offer =>
         {
-            if (offer.Snapshot is CursorSnapshot snapshot) _cursor = Math.Max(_cursor, snapshot.Sequence);
+            if (offer.Snapshot is not CursorSnapshot snapshot) return;
+            _cursor = Math.Max(_cursor, snapshot.Sequence);
+            (_copyStart, _copyAfterKey) = (snapshot.CopyStart, snapshot.CopyAfterKey ?? []);
         });
-        Recover<CursorAdvanced>(advanced => _cursor = Math.Max(_cursor, advanced.Sequence));
-        Recover<RecoveryCompleted>(_ => Context.Parent.Tell(new Recovered(_cursor)));
+        Recover<CursorAdvanced>(Apply);
+        Recover<CopyProgress>(Apply);
+        Recover<RecoveryCompleted>(_ => Context.Parent.Tell(new Recovered(_cursor, _copyStart, _copyStart > 0 ? _copyAfterKey : null)));
 
         Command<Advance>(advance =>
         {
-            if (advance.Sequence <= _cursor)
+            if (advance.Sequence <= _cursor && _copyStart == 0)
             {
                 Sender.Tell(new Persisted(_cursor));
                 return;
             }
             var replyTo = Sender;
-            Persist(new CursorAdvanced(advance.Sequence), advanced =>
+            Persist(new CursorAdvanced(Math.Max(_cursor, advance.Sequence)), advanced =>
             {
-                _cursor = advanced.Sequence;
+                Apply(advanced);
                 replyTo.Tell(new Persisted(_cursor));
-                if (LastSequenceNr % _snapshotEvery == 0) SaveSnapshot(new CursorSnapshot(_cursor));
+                SnapshotNow();
+            });
+        });
+        Command<AdvanceCopy>(advance =>
+        {
+            var replyTo = Sender;
+            Persist(new CopyProgress(advance.CopyStart, advance.AfterKey), progress =>
+            {
+                Apply(progress);
+                replyTo.Tell(new CopyPersisted(progress.CopyStart, progress.AfterKey));
+                SnapshotNow();
             });
         });
         Command<SaveSnapshotSuccess>(success =>
@@ -58,4 +73,18 @@ internal sealed class CursorStoreActor : ReceivePersistentActor
     }
 
     public override string PersistenceId { get; }
+
+    /// <summary>A cursor move ends any copy: the stream from the copy's start has taken over.</summary>
+    private void Apply(CursorAdvanced advanced)
+    {
+        _cursor = Math.Max(_cursor, advanced.Sequence);
+        (_copyStart, _copyAfterKey) = (0, []);
+    }
+
+    private void Apply(CopyProgress progress) => (_copyStart, _copyAfterKey) = (progress.CopyStart, progress.AfterKey);
+
+    private void SnapshotNow()
+    {
+        if (LastSequenceNr % _snapshotEvery == 0) SaveSnapshot(new CursorSnapshot(_cursor, _copyStart, _copyStart > 0 ? _copyAfterKey : null));
+    }
 }

@@ -18,11 +18,20 @@ public static class Watermark
     /// <summary>The receiver committed <paramref name="Sequence"/>; these blobs of it are still to be saved.</summary>
     public sealed record Committed(long Epoch, long Sequence, IReadOnlyList<string> BlobsToCome) : ICommand;
 
-    /// <summary>The blob saver made a blob durable.</summary>
-    public sealed record BlobDurable(long Epoch, long Sequence, string FileId) : ICommand;
+    /// <summary>The blob saver made a blob durable. <paramref name="InCopy"/>: <paramref name="Sequence"/> is a copy ordinal.</summary>
+    public sealed record BlobDurable(long Epoch, long Sequence, string FileId, bool InCopy = false) : ICommand;
 
     /// <summary>The blob saver could not save a blob.</summary>
-    public sealed record BlobFailed(long Epoch, long Sequence, string FileId, string Reason) : ICommand;
+    public sealed record BlobFailed(long Epoch, long Sequence, string FileId, string Reason, bool InCopy = false) : ICommand;
+
+    /// <summary>The peer began copying its records to this node; the stream resumes at <paramref name="CopyStart"/> + 1 after.</summary>
+    public sealed record CopyBegan(long Epoch, long CopyStart) : ICommand;
+
+    /// <summary>The receiver committed the copied record <paramref name="Ordinal"/> (its place in this epoch's copy) at <paramref name="Key"/>.</summary>
+    public sealed record CopyCommitted(long Epoch, long Ordinal, byte[] Key, IReadOnlyList<string> BlobsToCome) : ICommand;
+
+    /// <summary>The copy sent its last record, <paramref name="FinalOrdinal"/>; the audit log follows from the copy's start.</summary>
+    public sealed record CopyDone(long Epoch, long FinalOrdinal) : ICommand;
 
     /// <summary>The receiver starts a new subscription; answered with <see cref="ResumeFrom"/>.</summary>
     public sealed record BeginEpoch(long Epoch) : ICommand;
@@ -32,8 +41,11 @@ public static class Watermark
         public static readonly GetStatus Instance = new();
     }
 
-    /// <summary>Subscribe from <paramref name="Sequence"/> + 1: everything up to it is durable.</summary>
-    public sealed record ResumeFrom(long Epoch, long Sequence);
+    /// <summary>
+    /// Subscribe from <paramref name="Sequence"/> + 1: everything up to it is durable. During a copy,
+    /// <paramref name="CopyStart"/> is not 0 and the copy resumes after <paramref name="CopyAfterKey"/>.
+    /// </summary>
+    public sealed record ResumeFrom(long Epoch, long Sequence, long CopyStart = 0, byte[]? CopyAfterKey = null);
 
     /// <summary>The watermark moved; the receiver sends the peer a receipt of <paramref name="Durable"/>.</summary>
     public sealed record Advanced(long Epoch, long Committed, long Durable);
@@ -45,5 +57,6 @@ public static class Watermark
         long PersistedCursor,
         int OutstandingBlobs,
         int FailedBlobs,
-        long BlobGap);
+        long BlobGap,
+        bool Copying = false);
 }

@@ -111,6 +111,54 @@ public sealed class TwoNodeReplicationSpec : Akka.TestKit.Xunit2.TestKit, IAsync
             Assert.True(TestData.Blob(i, blobBytes).AsSpan().SequenceEqual(b.ReadBlob(Table, TestData.Id(i), Field)), $"B's blob of {TestData.Id(i)} differs or is missing");
     }
 
+    [Fact]
+    public async Task A_follower_behind_the_peers_log_retention_must_copy_its_records_resume_the_copy_after_a_restart_and_then_stream()
+    {
+        const int records = 60;
+        const int blobBytes = 20 * 1024;
+        const string smallWindow = "cluster-node.replication.window = 128 KiB";
+        var a = Start("a", "cluster-node.audit-log.retention = 20");
+        long lastOfA = 0;
+        for (var i = 0; i < records; i++)
+            lastOfA = a.WriteRecordWithBlob(Table, TestData.Id(i), $$"""{"n":{{i}}}""", Field, TestData.Blob(i, blobBytes));
+        Assert.True(a.Store.FirstRetainedSequence > 1, "A's log must no longer reach back to sequence 1");
+
+        // B joins empty with slow blob saves, so the copy is still running when B is stopped.
+        var b = Start("b", smallWindow + "\ncluster-node.fault-injection.blob-save.chunk-delay = 25ms");
+        b.ConnectTo(a);
+        await AwaitAssertAsync(async () =>
+        {
+            var peer = await b.PeerStatusAsync(a);
+            Assert.NotNull(peer);
+            Assert.Equal("copy", peer.Mode);
+            Assert.True(peer.RecordsReceived >= records / 2);
+        }, TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(50));
+        await Stop(b);
+
+        b = Start("b", smallWindow);
+        b.ConnectTo(a);
+        await AwaitAssertAsync(async () =>
+        {
+            var peer = await b.PeerStatusAsync(a);
+            Assert.NotNull(peer);
+            Assert.Equal(lastOfA, peer.PersistedCursor);
+            Assert.Equal("streaming", peer.Mode);
+        }, TimeSpan.FromSeconds(90), TimeSpan.FromMilliseconds(200));
+        var resumed = (await b.PeerStatusAsync(a))!;
+        _output.WriteLine($"after restart: {resumed}");
+        Assert.True(resumed.RecordsReceived < records, $"the copy started over ({resumed.RecordsReceived} records received again) instead of resuming");
+
+        // After the copy, new writes stream from A's log as usual.
+        for (var i = records; i < records + 5; i++)
+            lastOfA = a.WriteRecordWithBlob(Table, TestData.Id(i), $$"""{"n":{{i}}}""", Field, TestData.Blob(i, blobBytes));
+        await AwaitAssertAsync(async () => Assert.Equal(lastOfA, (await b.PeerStatusAsync(a))!.PersistedCursor),
+            TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(200));
+
+        await Stop(a);
+        for (var i = 0; i < records + 5; i++)
+            Assert.True(TestData.Blob(i, blobBytes).AsSpan().SequenceEqual(b.ReadBlob(Table, TestData.Id(i), Field)), $"B's blob of {TestData.Id(i)} differs or is missing");
+    }
+
     private ReplicationNode Start(string name, string hocon = "")
     {
         var node = ReplicationNode.Start(name, Path.Combine(_root, name), _output, hocon);

@@ -28,8 +28,8 @@ public sealed class LmdbJournalSettingsSpec(ITestOutputHelper output)
         Assert.NotNull(Type.GetType(pluginClass));
         Assert.Equal("cluster-node.persistence-dispatcher", section.GetString("plugin-dispatcher"));
 
-        var settings = LmdbPluginSettings.Create(section, sectionPath);
-        Assert.Equal(new LmdbPluginSettings(sectionPath, "data/akka", 1L << 30), settings);
+        var settings = LmdbPluginSettings.Create(section, sectionPath, nodeDataDirectory: "data/node1");
+        Assert.Equal(new LmdbPluginSettings(sectionPath, Path.Combine("data/node1", "akka"), 1L << 30), settings);
     }
 
     [Fact]

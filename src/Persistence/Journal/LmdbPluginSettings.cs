@@ -23,14 +23,20 @@ public sealed record LmdbPluginSettings(string SectionPath, string Directory, lo
 
     /// <param name="section">The plugin's own section, as Akka.Persistence hands it to the plugin's constructor.</param>
     /// <param name="sectionPath">Where that section lives, for error messages.</param>
-    public static LmdbPluginSettings Create(Config section, string sectionPath)
+    /// <param name="nodeDataDirectory">cluster-node.data-dir: an empty <c>dir</c> means its "akka" subdirectory.</param>
+    public static LmdbPluginSettings Create(Config section, string sectionPath, string? nodeDataDirectory = null)
     {
         if (section.IsNullOrEmpty()) throw new ConfigurationException($"missing HOCON section '{sectionPath}'");
 
         string? directory;
         try { directory = section.GetString("dir", null); }
         catch (Exception e) { throw new ConfigurationException($"{sectionPath}.dir: not a string ({e.Message})", e); }
-        if (string.IsNullOrWhiteSpace(directory)) throw new ConfigurationException($"{sectionPath}.dir must be set to a directory");
+        if (string.IsNullOrWhiteSpace(directory))
+        {
+            if (string.IsNullOrWhiteSpace(nodeDataDirectory))
+                throw new ConfigurationException($"{sectionPath}.dir must be set to a directory (or cluster-node.data-dir, under which it defaults to akka/)");
+            directory = Path.Combine(nodeDataDirectory, "akka");
+        }
 
         long? mapSizeBytes;
         try { mapSizeBytes = section.GetByteSize("map-size"); }

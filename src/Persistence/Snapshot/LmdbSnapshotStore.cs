@@ -33,7 +33,7 @@ public sealed class LmdbSnapshotStore : SnapshotStore
     public LmdbSnapshotStore(Config config)
     {
         // Akka.Persistence names a plugin actor after its config path, so errors name the keys the user wrote.
-        _settings = LmdbPluginSettings.Create(config, Self.Path.Name);
+        _settings = LmdbPluginSettings.Create(config, Self.Path.Name, Context.System.Settings.Config.GetString("cluster-node.data-dir", null));
         _system = (ExtendedActorSystem)Context.System;
         _serialization = _system.Serialization;
         _lease = LmdbEnvironments.Acquire(_settings.Directory, _settings.MapSizeBytes);

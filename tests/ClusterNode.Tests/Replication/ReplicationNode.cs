@@ -44,8 +44,6 @@ public sealed class ReplicationNode : IAsyncDisposable
               loggers = []
               actor.provider = remote
               remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
-              persistence.journal.lmdb.dir = "{{dir}}/akka"
-              persistence.snapshot-store.lmdb.dir = "{{dir}}/akka"
             }
             """).WithDefaults();
         var settings = ReplicationSettings.Create(config);

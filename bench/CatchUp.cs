@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using Akka.Actor;
+using ClusterNode.Actors.Replication;
+
+namespace ClusterNode.Bench;
+
+/// <summary>
+/// Measurement 2: a follower B that joins empty catches up with a node A that already holds a backlog of records
+/// with one blob each. The clock starts when B is told to connect and stops when B's persisted cursor for A
+/// (what B would resume from after a crash: everything up to it committed and its blobs durable) equals A's
+/// last sequence. The managed heap is sampled while polling, to show that B's memory does not follow the backlog.
+/// </summary>
+public static class CatchUp
+{
+    public const string Table = "bench";
+    public const string Field = "blob";
+
+    /// <param name="HeapBeforeBytes">Managed heap after a forced GC with A loaded and B started, before B connects.</param>
+    /// <param name="HeapMaxBytes">The largest managed heap seen while polling (no forced GC).</param>
+    /// <param name="HeapAfterBytes">Managed heap after a forced GC once B caught up.</param>
+    public sealed record Result(
+        int Records,
+        int BlobBytes,
+        TimeSpan Elapsed,
+        bool Converged,
+        long HeapBeforeBytes,
+        long HeapMaxBytes,
+        long HeapAfterBytes,
+        long Resubscriptions,
+        string? LastProblem)
+    {
+        public double MegabytesPerSecond => (double)Records * BlobBytes / 1e6 / Elapsed.TotalSeconds;
+    }
+
+    /// <summary>Adds records to A until it holds <paramref name="records"/>; the data of record i is always the same.</summary>
+    public static long Fill(BenchNode a, int fromIndex, int records, int blobBytes)
+    {
+        long last = a.Store.LastSequence;
+        for (var i = fromIndex; i < records; i++)
+            last = a.WriteRecordWithBlob(Table, $"rec-{i:D6}", Field, Blob(i, blobBytes));
+        return last;
+    }
+
+    /// <summary>Starts an empty B under <paramref name="followerDirectory"/>, connects it to A and times its catch-up.</summary>
+    public static async Task<Result> Run(BenchNode a, string followerDirectory, int records, int blobBytes, TimeSpan limit)
+    {
+        var lastOfA = a.Store.LastSequence;
+        await using var b = BenchNode.Start(followerDirectory);
+        var heapBefore = ForcedHeap();
+        var heapMax = heapBefore;
+
+        var clock = Stopwatch.StartNew();
+        b.Hub.Tell(new ReplicationHub.ConnectPeer(a.Address));
+        Receiver.PeerStatus? peer = null;
+        var converged = false;
+        while (clock.Elapsed < limit)
+        {
+            await Task.Delay(20);
+            heapMax = Math.Max(heapMax, GC.GetTotalMemory(forceFullCollection: false));
+            peer = (await b.StatusAsync()).Peers.SingleOrDefault(p => p.Peer == a.Store.NodeId);
+            if (peer is not null && peer.PersistedCursor == lastOfA)
+            {
+                converged = true;
+                break;
+            }
+        }
+        var elapsed = clock.Elapsed;
+        var heapAfter = ForcedHeap();
+        return new Result(records, blobBytes, elapsed, converged, heapBefore, heapMax, heapAfter,
+            peer?.Resubscriptions ?? 0, peer?.LastProblem);
+    }
+
+    private static long ForcedHeap()
+    {
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        return GC.GetTotalMemory(forceFullCollection: true);
+    }
+
+    private static byte[] Blob(int index, int sizeBytes)
+    {
+        var bytes = new byte[sizeBytes];
+        new Random(unchecked(index * 7919 + sizeBytes)).NextBytes(bytes);
+        return bytes;
+    }
+}

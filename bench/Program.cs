@@ -1,0 +1,155 @@
+// cluster-node's bench: measures the machine's own limits and cluster-node against them, all in one run, and prints
+// one table. `dotnet ClusterNode.Bench.dll [disk] [catchup] [flow]` runs the named parts (all when none is named);
+// bench/run.sh builds Release and runs it.
+using System.Diagnostics;
+using System.Runtime;
+using ClusterNode.Bench;
+using ClusterNode.Bench.FlowControl;
+
+const int blobBytes = 50 * 1024;
+const int diskBlobs = 1_000;
+const int repeats = 3;
+const int diskRepeats = 5;  // a disk or flow run takes about a second or less: more runs for a steadier median
+const int flowRepeats = 7;
+const int flowMessages = 2_000;
+const int flowMessageBytes = 64 * 1024;
+const long windowBytes = 8L << 20;
+var catchUpLimit = TimeSpan.FromSeconds(120);
+
+var parts = args.Length == 0 ? new HashSet<string> { "disk", "catchup", "flow" } : args.ToHashSet(StringComparer.OrdinalIgnoreCase);
+var table = new Table();
+var root = Path.Combine(Path.GetTempPath(), $"cluster-node-bench-{Guid.NewGuid():N}");
+Directory.CreateDirectory(root);
+var total = Stopwatch.StartNew();
+
+Console.WriteLine($"cluster-node bench: {Environment.ProcessorCount} cores, .NET {Environment.Version}, " +
+                  $"{(GCSettings.IsServerGC ? "server" : "workstation")} GC, temp {root}");
+Console.WriteLine("every number below was measured in this run; MB = 10^6 bytes; time and MB/s are medians of the runs listed");
+Console.WriteLine();
+
+try
+{
+    // ------------------------------------------------------------------ 1. the disk's limit for durable blobs
+    double? diskMBps = null;
+    if (parts.Contains("disk") || parts.Contains("catchup"))
+    {
+        var runs = new List<DiskLimit.Result>();
+        for (var r = 0; r < diskRepeats; r++)
+        {
+            var dir = Path.Combine(root, $"disk-{r}");
+            runs.Add(DiskLimit.Measure(dir, diskBlobs, blobBytes));
+            Directory.Delete(dir, recursive: true);
+        }
+        var median = Stats.Median(runs, x => x.Elapsed);
+        diskMBps = median.MegabytesPerSecond;
+        table.Add("1", $"disk limit: {diskBlobs} blobs x 50 KiB, each fsync + rename + dir fsync", median.Elapsed, diskMBps, "1.00 (the limit)",
+            Stats.Runs(runs.Select(x => x.Elapsed)));
+    }
+
+    // ------------------------------------------------------------------ 2. cluster-node catch-up
+    if (parts.Contains("catchup"))
+    {
+        var heapRows = new List<(int Records, CatchUp.Result Run)>();
+
+        async Task CatchUpCase(string name, int records, int runsWanted, int fillFrom = 0, bool warmUp = false)
+        {
+            var aDir = Path.Combine(root, name);
+            var last = 0L;
+            await using (var filling = BenchNode.Start(aDir))
+                last = CatchUp.Fill(filling, fillFrom, records, blobBytes);
+            var runs = new List<CatchUp.Result>();
+            for (var r = warmUp ? -1 : 0; r < runsWanted; r++)
+            {
+                // A restarts on its directory for each run, so no state of the previous follower is left in it.
+                await using var a = BenchNode.Start(aDir);
+                var bDir = Path.Combine(root, $"{name}-b{r}");
+                var result = await CatchUp.Run(a, bDir, records, blobBytes, catchUpLimit);
+                Directory.Delete(bDir, recursive: true);
+                if (r >= 0) runs.Add(result); // run -1 only warms up the JIT and the loopback; not counted
+            }
+            var failed = runs.FirstOrDefault(x => !x.Converged);
+            var median = Stats.Median(runs, x => x.Elapsed);
+            var label = $"catch-up {records,5} x 50 KiB, A -> empty B, until B's persisted cursor = {last}";
+            if (failed is not null)
+                table.Add("2", label + $" -- DID NOT CONVERGE in {catchUpLimit.TotalSeconds:F0} s: {failed.LastProblem}", null, null, "", "");
+            else
+                table.Add("2", label, median.Elapsed, median.MegabytesPerSecond,
+                    diskMBps is { } d ? $"{median.MegabytesPerSecond / d:F2} of 1" : "", Stats.Runs(runs.Select(x => x.Elapsed)));
+            var resubscribed = runs.Where(x => x.Resubscriptions > 1).ToList();
+            if (resubscribed.Count > 0)
+                table.Note($"    note: B re-subscribed in {resubscribed.Count} run(s); last problem: {resubscribed[^1].LastProblem}");
+            heapRows.Add((records, runs.MaxBy(x => x.HeapMaxBytes)!));
+        }
+
+        await CatchUpCase("a80", 80, repeats, warmUp: true);
+        await CatchUpCase("a1000", 1_000, repeats);
+        // The same A grows to 3,000 records: the memory check needs a backlog three times larger.
+        await CatchUpCase("a1000", 3_000, 1, fillFrom: 1_000);
+
+        var baseline = heapRows.First(h => h.Records == 1_000).Run;
+        foreach (var (records, run) in heapRows.Where(h => h.Records >= 1_000))
+        {
+            table.Add("2m", $"managed heap, {records,5}-record backlog (A and B share the process): max while polling", null, null,
+                $"{(double)run.HeapMaxBytes / baseline.HeapMaxBytes:F2} of 1000's",
+                $"max {Stats.MiB(run.HeapMaxBytes)} (before connect {Stats.MiB(run.HeapBeforeBytes)}, after catch-up + forced GC {Stats.MiB(run.HeapAfterBytes)})");
+        }
+    }
+
+    // ------------------------------------------------------------------ 3. flow control over Akka.Remote
+    if (parts.Contains("flow"))
+    {
+        var payload = new byte[flowMessageBytes];
+        new Random(7).NextBytes(payload);
+        var megabytes = (double)flowMessages * flowMessageBytes / 1e6;
+        var windowMessages = (int)(windowBytes / flowMessageBytes);
+
+        double? creditMBps = null;
+
+        // One mechanism on a fresh pair of systems: a warm-up (JIT, association, buffers; not counted), then the runs.
+        async Task Flow(string id, string label, string hocon, Func<RemotePair, int, Task<TimeSpan>> run, bool reference = false)
+        {
+            try
+            {
+                await using var pair = RemotePair.Start(hocon);
+                await run(pair, 200);
+                var runs = new List<TimeSpan>();
+                for (var r = 0; r < flowRepeats; r++) runs.Add(await run(pair, flowMessages));
+                var median = Stats.Median(runs, x => x);
+                var mbps = megabytes / median.TotalSeconds;
+                if (reference) creditMBps = mbps;
+                table.Add(id, label, median, mbps, reference ? "1.00 (reference)" : creditMBps is { } c ? $"{mbps / c:F2} of 3a" : "", Stats.Runs(runs));
+                // Read before the pair shuts down: a disassociation logged then is no error of the runs.
+                if (!pair.Errors.IsEmpty)
+                    table.Note($"    note: Akka logged {pair.Errors.Count} error(s) during {id}; first: {pair.Errors.First()}");
+            }
+            catch (Exception e)
+            {
+                table.Add(id, $"{label} -- FAILED: {e.GetType().Name}: {e.Message}", null, null, "", "");
+            }
+        }
+
+        var header = $"{flowMessages} x 64 KiB byte[] over Akka.Remote loopback";
+        await Flow("3a", "credit window 8 MiB, hand-written (cumulative handled bytes per message)", "",
+            (p, n) => CreditWindow.Run(p, payload, n, windowBytes), reference: true);
+        await Flow("3a", "credit window 2 MiB, hand-written (the same, a quarter of the window)", "",
+            (p, n) => CreditWindow.Run(p, payload, n, windowBytes / 4));
+        await Flow("3b", $"StreamRefs SourceRef, buffer-capacity {windowMessages} elements (8 MiB)",
+            $"akka.stream.materializer.stream-ref.buffer-capacity = {windowMessages}", (p, n) => StreamRefsFlow.Run(p, payload, n));
+        await Flow("3b", "StreamRefs SourceRef, default buffer-capacity 32 elements (2 MiB)", "",
+            (p, n) => StreamRefsFlow.Run(p, payload, n));
+        await Flow("3c", $"Akka.Delivery point-to-point, flow-control-window {windowMessages} msgs (8 MiB)", "",
+            (p, n) => DeliveryFlow.Run(p, payload, n, windowMessages));
+        await Flow("3c", "Akka.Delivery point-to-point, default flow-control-window 50 msgs (3.2 MiB)", "",
+            (p, n) => DeliveryFlow.Run(p, payload, n, 50));
+        table.Note($"    (3: {header}, {megabytes:F0} MB per run, after a 200-message warm-up" +
+                   (creditMBps is { } credit && diskMBps is { } disk ? $"; 3a moves {credit / disk:F1}x the disk limit of line 1)" : ")"));
+    }
+}
+finally
+{
+    try { Directory.Delete(root, recursive: true); } catch (IOException) { }
+}
+
+table.Print();
+Console.WriteLine();
+Console.WriteLine($"bench took {total.Elapsed.TotalSeconds:F0} s");

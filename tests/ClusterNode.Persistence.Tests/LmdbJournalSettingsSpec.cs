@@ -49,7 +49,9 @@ public sealed class LmdbJournalSettingsSpec(ITestOutputHelper output)
     public void Settings_reject_a_bad_value_naming_its_key(string hocon, string key)
     {
         var section = ConfigurationFactory.ParseString(hocon).WithFallback(Defaults.GetConfig(LmdbPluginSettings.JournalPath));
-        var error = Assert.Throws<ConfigurationException>(() => LmdbPluginSettings.Create(section, LmdbPluginSettings.JournalPath));
+        // As the plugins do, pass the node's data-dir, except where the case is about the directory itself.
+        var nodeDataDirectory = key.EndsWith(".dir") ? null : "data/node1";
+        var error = Assert.Throws<ConfigurationException>(() => LmdbPluginSettings.Create(section, LmdbPluginSettings.JournalPath, nodeDataDirectory));
         Assert.Contains(key, error.Message);
     }
 

@@ -63,7 +63,8 @@ internal sealed class CursorStoreActor : ReceivePersistentActor
         Command<SaveSnapshotSuccess>(success =>
         {
             DeleteMessages(success.Metadata.SequenceNr);
-            DeleteSnapshots(new SnapshotSelectionCriteria(success.Metadata.SequenceNr - 1));
+            // A criteria of 0 would read as "all" to some stores and delete the snapshot just saved.
+            if (success.Metadata.SequenceNr > 1) DeleteSnapshots(new SnapshotSelectionCriteria(success.Metadata.SequenceNr - 1));
         });
         Command<SaveSnapshotFailure>(failure => _log.Warning(failure.Cause, "cursor snapshot of {0} failed; events are kept", PersistenceId));
         Command<DeleteMessagesSuccess>(_ => { });

@@ -58,5 +58,6 @@ public static class Watermark
         int OutstandingBlobs,
         int FailedBlobs,
         long BlobGap,
-        bool Copying = false);
+        bool Copying = false,
+        byte[]? PersistedCopyKey = null);
 }

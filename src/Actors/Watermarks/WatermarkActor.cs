@@ -203,7 +203,7 @@ internal sealed class WatermarkActor : ReceiveActor, IWithStash, IWithTimers
             _peerNodeId, _watermark.Committed, _watermark.Durable, _persisted,
             _watermark.OutstandingBlobs + (_copy?.Ordinals.OutstandingBlobs ?? 0),
             _watermark.FailedBlobs + (_copy?.Ordinals.FailedBlobs ?? 0),
-            _watermark.BlobGap, _copy is not null)));
+            _watermark.BlobGap, _copy is not null, _copy is null ? null : _persistedCopyKey)));
         Receive<Terminated>(OnCursorStoreTerminated);
         Receive<RecreateCursorStore>(_ => StartCursorStore());
     }

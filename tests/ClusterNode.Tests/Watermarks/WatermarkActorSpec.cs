@@ -245,6 +245,47 @@ public sealed class WatermarkActorSpec : Akka.TestKit.Xunit2.TestKit
         await AwaitStatus(node, s => Assert.Equal((12L, 12L), (s.Durable, s.PersistedCursor)));
     }
 
+    [Fact]
+    public async Task Watermark_must_persist_a_copy_only_up_to_durable_blobs_and_move_the_cursor_once_the_whole_copy_is_durable()
+    {
+        static byte[] Key(int i) => System.Text.Encoding.UTF8.GetBytes($"t\0r{i}");
+        var node = StartWatermark("peer-copy", snapshotEvery: 2);
+        Assert.Equal(new ResumeFrom(1, 0), await node.BeginEpoch(1));
+        node.Tell(new CopyBegan(1, 500));
+        node.Tell(new CopyCommitted(1, 1, Key(1), []));
+        node.Tell(new CopyCommitted(1, 2, Key(2), ["blob-2"]));
+        node.Tell(new CopyCommitted(1, 3, Key(3), []));
+        node.Tell(new CopyDone(1, 3));
+        // Only record 1 is below every blob still due: that is the copy's persisted progress, and the cursor waits.
+        await AwaitStatus(node, s =>
+        {
+            Assert.True(s.Copying);
+            Assert.Equal(Key(1), s.PersistedCopyKey);
+            Assert.Equal(0, s.PersistedCursor);
+        });
+        await Stop(node);
+
+        // Restarted mid-copy: the copy resumes after record 1, and nothing of the log has been counted.
+        var again = StartWatermark("peer-copy", snapshotEvery: 2);
+        var resume = await again.BeginEpoch(2);
+        Assert.Equal((0L, 500L), (resume.Sequence, resume.CopyStart));
+        Assert.Equal(Key(1), resume.CopyAfterKey);
+        again.Tell(new CopyBegan(2, 500));
+        again.Tell(new CopyCommitted(2, 1, Key(2), ["blob-2"]));
+        again.Tell(new CopyCommitted(2, 2, Key(3), []));
+        again.Tell(new CopyDone(2, 2));
+        again.Commit(2, 501);
+        await AwaitStatus(again, s => Assert.Equal((true, 0L), (s.Copying, s.PersistedCursor)));
+
+        again.Tell(new Watermark.BlobDurable(2, 1, "blob-2", InCopy: true));
+        await AwaitStatus(again, s => Assert.Equal((false, 501L), (s.Copying, s.PersistedCursor)));
+        await Stop(again);
+
+        var third = StartWatermark("peer-copy", snapshotEvery: 2);
+        var after = await third.BeginEpoch(3);
+        Assert.Equal((501L, 0L, null), (after.Sequence, after.CopyStart, after.CopyAfterKey));
+    }
+
     private WatermarkNode StartWatermark(string peer, int snapshotEvery = 100) =>
         StartWatermark(peer, CursorStore.Props(peer, snapshotEvery));
 

@@ -69,6 +69,49 @@ public sealed class RecordStoreSpec(ITestOutputHelper output) : IDisposable
     // ---------------------------------------------------------------- last writer wins
 
     [Fact]
+    public void A_local_write_is_refused_while_a_blob_it_would_keep_has_not_arrived()
+    {
+        using var store = NewStore("local");
+        var bytes = Encoding.UTF8.GetBytes("photo bytes still in flight");
+        var remote = RemoteBlob("image", bytes);
+        store.ApplyReplicated([Rec("r1", V(BaseMs, "peer"), "{\"v\":1}", remote)]);
+        var last = store.LastSequence;
+
+        _nowMs = BaseMs + 1000;
+        var refused = Assert.Throws<BlobBytesPendingException>(() => store.PutData("t", "r1", Json("{\"v\":2}")));
+        Assert.Contains("image", refused.Message);
+        Assert.Equal("{\"v\":1}", Text(store.Get("t", "r1")));
+        Assert.Equal(last, store.LastSequence);
+        Assert.Throws<BlobBytesPendingException>(() => store.PutBlob("t", "r1", SaveBlob(store.Blobs, "thumb", [1, 2, 3])));
+
+        // Once the bytes are here the same write goes through and keeps the blob.
+        SaveBlob(store.Blobs, "image", bytes, remote.FileId);
+        AssertBlobs([remote], store.PutData("t", "r1", Json("{\"v\":2}")).Record.Blobs);
+    }
+
+    [Fact]
+    public void An_older_version_still_brings_the_bytes_of_a_blob_the_current_version_shares_and_lacks()
+    {
+        using var store = NewStore("local");
+        var bytes = Encoding.UTF8.GetBytes("shared photo bytes");
+        var shared = RemoteBlob("image", bytes);
+        // One peer's version arrives and its blob save fails; a newer version (another peer changed the data)
+        // keeps the same blob.
+        store.ApplyReplicated([Rec("r1", V(BaseMs, "peer"), "{\"v\":1}", shared)]);
+        store.ApplyReplicated([Rec("r1", V(BaseMs + 1000, "other"), "{\"v\":2}", shared)]);
+        Assert.False(HasFile(store, shared));
+
+        // The first peer re-sends its older version: dropped, but the bytes it brings are still owed here.
+        var again = store.ApplyReplicated([Rec("r1", V(BaseMs, "peer"), "{\"v\":1}", shared)]);
+        Assert.Equal(ApplyKind.Stale, again[0].Kind);
+        AssertBlobs([shared], again[0].BlobsToSave);
+        Assert.Equal("{\"v\":2}", Text(store.Get("t", "r1")));
+
+        SaveBlob(store.Blobs, "image", bytes, shared.FileId);
+        Assert.Empty(store.ApplyReplicated([Rec("r1", V(BaseMs, "peer"), "{\"v\":1}", shared)])[0].BlobsToSave);
+    }
+
+    [Fact]
     public void Newer_version_wins_and_older_is_dropped()
     {
         using var store = NewStore();

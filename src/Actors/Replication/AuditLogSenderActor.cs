@@ -12,6 +12,8 @@ namespace ClusterNode.Actors.Replication;
 /// for credit; it never waits for the follower's disks, because credit comes back when a frame or chunk is
 /// handled there, not when it is durable.
 ///
+/// A frame's records go first, then the chunks of all their blobs, in the records' order.
+///
 /// An audit entry whose version was since replaced here is skipped (the replacing entry comes later in the
 /// log), as is one that originated at the follower itself; a frame's UpToSequence tells the follower it may
 /// count those as received. A forwarded record whose blob has not arrived on this node yet is retried
@@ -49,6 +51,13 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
     }
 
     private const int AuditReadBatch = 512;
+
+    /// <summary>
+    /// The blobs of a frame's records follow it, chunk by chunk, before the next frame. Many records with blobs
+    /// share a frame, so one LMDB commit at the follower covers them; the bound keeps open files and the
+    /// follower's queue of due blobs small.
+    /// </summary>
+    private const int MaxBlobsPerFrame = 64;
     private const int CopyReadBatch = 256;
     private readonly Subscribe _subscription;
     private readonly RecordStore _store;
@@ -200,11 +209,8 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
             }
             count++;
             upTo = entry.Sequence;
-            if (opened.Count > 0)
-            {
-                blobsOfFrame.AddRange(opened);
-                break; // its chunks follow before anything else
-            }
+            blobsOfFrame.AddRange(opened);
+            if (blobsOfFrame.Count >= MaxBlobsPerFrame) break;
         }
 
         if (upTo < _nextSequence) return false; // nothing consumed: waiting for a blob at the head
@@ -287,9 +293,9 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
             count++;
             ordinal++;
             afterKey = key;
-            if (opened.Count > 0)
+            blobsOfFrame.AddRange(opened);
+            if (blobsOfFrame.Count >= MaxBlobsPerFrame)
             {
-                blobsOfFrame.AddRange(opened);
                 consumedAll = false;
                 break;
             }

@@ -27,6 +27,7 @@ public static class Receiver
     /// <summary>The peer's stream as this follower sees it.</summary>
     /// <param name="MaxUncreditedBytes">The most bytes ever received and not yet credited back: never above the window.</param>
     /// <param name="RecordsReceived">Records that arrived in frames since this receiver started, applied or not.</param>
+    /// <param name="CopyPersistedAfter">During a copy: the record ("table/id") up to which the copy is durable and persisted.</param>
     public sealed record PeerStatus(
         string Peer,
         Address Address,
@@ -42,5 +43,6 @@ public static class Receiver
         long MaxUncreditedBytes,
         long RecordsReceived,
         long Resubscriptions,
-        string? LastProblem);
+        string? LastProblem,
+        string? CopyPersistedAfter = null);
 }

@@ -368,7 +368,8 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         {
             var w = await watermarkStatus;
             return new PeerStatus(peer, address, w.Copying ? "copy" : "streaming", epoch, w.Committed, w.Durable, w.PersistedCursor,
-                w.OutstandingBlobs, w.FailedBlobs, w.BlobGap, peerLast, maxUncredited, received, resubscriptions, problem);
+                w.OutstandingBlobs, w.FailedBlobs, w.BlobGap, peerLast, maxUncredited, received, resubscriptions, problem,
+                w.PersistedCopyKey is { Length: > 0 } key ? string.Join('/', RecordCodec.ParseKey(key).Table, RecordCodec.ParseKey(key).Id) : null);
         }
     }
 

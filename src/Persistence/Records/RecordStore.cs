@@ -73,7 +73,10 @@ public sealed partial class RecordStore : IDisposable
 
     // ---------------------------------------------------------------- local writes
 
-    /// <summary>Creates or replaces a record's JSON data; its blobs stay.</summary>
+    /// <summary>
+    /// Creates or replaces a record's JSON data; its blobs stay. Throws <see cref="BlobBytesPendingException"/>
+    /// while a blob it would keep has not arrived here yet (this applies to every local write).
+    /// </summary>
     public LocalWrite PutData(string table, string id, byte[] json) =>
         WriteLocal(table, id, (existing, version) =>
             new StoredRecord(table, id, version, false, json, Live(existing)?.Blobs ?? []))!;
@@ -109,6 +112,8 @@ public sealed partial class RecordStore : IDisposable
                 previous = Read(tx, key);
                 record = build(previous, new RecordVersion(Clock.Next(), NodeId));
                 if (record is null) return null;
+                var pending = record.Blobs.Where(b => !Blobs.IsPresent(b)).Select(b => b.Field).ToArray();
+                if (pending.Length > 0) throw new BlobBytesPendingException(table, id, pending);
                 sequence = Append(tx, key, record);
                 Commit(tx, sequence);
             }
@@ -128,7 +133,8 @@ public sealed partial class RecordStore : IDisposable
     /// <summary>
     /// Applies a frame of replicated records in one transaction (one fsync for the frame). A newer version
     /// wins, an older one is dropped, the same version changes nothing but names the blobs whose local file is
-    /// missing or does not hash right, so a re-streamed record repairs them.
+    /// missing or does not hash right, so a re-streamed record repairs them. An older version also names the
+    /// blobs it shares with the current version that are missing here.
     /// </summary>
     public IReadOnlyList<ApplyOutcome> ApplyReplicated(IReadOnlyList<StoredRecord> records)
     {
@@ -159,7 +165,10 @@ public sealed partial class RecordStore : IDisposable
                     }
                     else
                     {
-                        outcomes[i] = new ApplyOutcome(ApplyKind.Stale, 0, []);
+                        // An older version is dropped, but its bytes may still be owed: a newer local write can carry
+                        // over a blob whose bytes had not arrived yet, and only this record brings them.
+                        var owed = record.Blobs.Where(b => existing.Blobs.Any(b.SameContentAs) && !Blobs.IsPresent(b)).ToArray();
+                        outcomes[i] = new ApplyOutcome(ApplyKind.Stale, 0, owed);
                     }
                 }
                 if (lastSequence > 0) Commit(tx, lastSequence);
@@ -180,7 +189,7 @@ public sealed partial class RecordStore : IDisposable
         }
         // A blob found present may have been renamed into place by a save whose directory fsync has not run
         // yet; the caller will count it durable, so make it so (one fsync for the frame, only when needed).
-        if (outcomes.Where((o, i) => o.Kind != ApplyKind.Stale && o.BlobsToSave.Count < records[i].Blobs.Count).Any()) Blobs.SyncDirectory();
+        if (outcomes.Where((o, i) => o.BlobsToSave.Count < records[i].Blobs.Count).Any()) Blobs.SyncDirectory();
         var applied = outcomes.Count(o => o.Kind == ApplyKind.Applied);
         if (applied > 0)
         {

@@ -1,5 +1,5 @@
+using ClusterNode.Persistence.Blobs;
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 
 namespace ClusterNode.Bench;
 
@@ -7,7 +7,7 @@ namespace ClusterNode.Bench;
 /// Measurement 1, the machine's own limit for blob-heavy catch-up: durable blob files written the way cluster-node
 /// writes them (temp file, <c>Flush(true)</c>, rename over, fsync of the directory), one blob at a time, nothing else.
 /// </summary>
-public static partial class DiskLimit
+public static class DiskLimit
 {
     public sealed record Result(int Blobs, int BlobBytes, TimeSpan Elapsed)
     {
@@ -31,34 +31,10 @@ public static partial class DiskLimit
                 file.Flush(flushToDisk: true);
             }
             File.Move(tempPath, Path.Combine(final, $"{i:D6}"), overwrite: true);
-            SyncDirectory(final);
+            DirectorySync.Sync(final);
         }
         return new Result(blobs, blobBytes, clock.Elapsed);
     }
 
     /// <summary>fsync of a directory, which .NET does not offer (the same call cluster-node's BlobStore makes).</summary>
-    private static void SyncDirectory(string directory)
-    {
-        if (!OperatingSystem.IsLinux()) return;
-        const int oDirectory = 0x10000;
-        var fd = open(directory, oDirectory);
-        if (fd < 0) throw new IOException($"cannot open directory '{directory}' (errno {Marshal.GetLastPInvokeError()})");
-        try
-        {
-            if (fsync(fd) != 0) throw new IOException($"fsync of '{directory}' failed (errno {Marshal.GetLastPInvokeError()})");
-        }
-        finally
-        {
-            close(fd);
-        }
-    }
-
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int open(string path, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int fsync(int fd);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int close(int fd);
 }

@@ -23,6 +23,14 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         public static readonly CheckIdle Instance = new();
     }
 
+    private sealed record SendReceipt
+    {
+        public static readonly SendReceipt Instance = new();
+    }
+
+    /// <summary>Receipts only inform the peer (status, lag); one per interval is plenty.</summary>
+    private static readonly TimeSpan ReceiptInterval = TimeSpan.FromMilliseconds(200);
+
     /// <summary>A blob whose chunks are due next, and whether this node needs its bytes.</summary>
     private sealed class ExpectedBlob(long sequence, BlobRef blob, bool save, bool inCopy)
     {
@@ -51,6 +59,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     private long _handledBytes;
     private long _maxUncreditedBytes;
     private long _peerLastSequence;
+    private long _durableToReport = -1;
     private long _recordsReceived;
     private long _resubscriptions;
     private string? _lastProblem;
@@ -117,8 +126,12 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         Receive<Watermark.Advanced>(advanced =>
         {
             if (advanced.Epoch != _epoch) return;
-            _upstream.Tell(new Receipt(_epoch, Math.Min(advanced.Committed, advanced.Durable)));
+            var durable = Math.Min(advanced.Committed, advanced.Durable);
+            if (durable == _durableToReport) return;
+            _durableToReport = durable;
+            if (!Timers.IsTimerActive(SendReceipt.Instance)) Timers.StartSingleTimer(SendReceipt.Instance, SendReceipt.Instance, ReceiptInterval);
         });
+        Receive<SendReceipt>(_ => _upstream.Tell(new Receipt(_epoch, _durableToReport)));
         Receive<Resubscribe>(resubscribe =>
         {
             _resubscribeScheduled = false;

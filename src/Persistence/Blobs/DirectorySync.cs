@@ -5,7 +5,7 @@ namespace ClusterNode.Persistence.Blobs;
 /// <summary>
 /// fsync of a directory, which .NET does not offer: a rename is only durable once the directory entry is.
 /// </summary>
-internal static partial class DirectorySync
+public static partial class DirectorySync
 {
     private const int ReadOnly = 0;
     private const int DirectoryFlag = 0x10000; // O_DIRECTORY on Linux

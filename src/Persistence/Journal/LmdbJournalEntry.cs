@@ -1,3 +1,4 @@
+using ClusterNode.Persistence.Binary;
 namespace ClusterNode.Persistence.Journal;
 
 /// <summary>
@@ -29,32 +30,18 @@ public sealed record LmdbJournalEntry(
     public byte[] Encode()
     {
         if (Tags.Count > ushort.MaxValue) throw new ArgumentException($"tags: {Tags.Count} tags do not fit a 16-bit count");
-        var size = 1 + 8 + 4
-                   + LmdbSpanWriter.StringSize(SerializerManifest, "serializer manifest")
-                   + LmdbSpanWriter.StringSize(WriterGuid, "writer guid")
-                   + LmdbSpanWriter.StringSize(EventManifest, "event manifest")
-                   + 2 + Tags.Sum(tag => LmdbSpanWriter.StringSize(tag, "tag"))
-                   + LmdbSpanWriter.BlockSize(Payload);
-        var value = new byte[size];
-        var writer = new LmdbSpanWriter(value);
-        writer.U8(FormatVersion);
-        writer.I64(TimestampTicks);
-        writer.I32(SerializerId);
-        writer.String(SerializerManifest);
-        writer.String(WriterGuid);
-        writer.String(EventManifest);
-        writer.U16((ushort)Tags.Count);
+        var writer = new ByteWriter(64 + Payload.Length)
+            .U8(FormatVersion).I64(TimestampTicks).I32(SerializerId)
+            .String(SerializerManifest).String(WriterGuid).String(EventManifest)
+            .U16((ushort)Tags.Count);
         foreach (var tag in Tags) writer.String(tag);
-        writer.Block(Payload);
-        // The sizes above and the writes must agree; a mismatch would store garbage after the payload.
-        if (writer.Written != size) throw new InvalidOperationException($"journal entry encoded {writer.Written} bytes, sized {size}");
-        return value;
+        return writer.Block(Payload).ToArray();
     }
 
     /// <exception cref="FormatException">The value is truncated, corrupt or of an unknown format version.</exception>
     public static LmdbJournalEntry Decode(ReadOnlySpan<byte> value)
     {
-        var reader = new LmdbSpanReader(value, "journal entry");
+        var reader = new ByteReader(value, "journal entry");
         var version = reader.U8("format version");
         if (version != FormatVersion) throw new FormatException($"journal entry: unknown format version {version}");
         var timestampTicks = reader.I64("timestamp");
@@ -64,7 +51,7 @@ public sealed record LmdbJournalEntry(
         var eventManifest = reader.String("event manifest");
         var tags = new string[reader.U16("tag count")];
         for (var i = 0; i < tags.Length; i++) tags[i] = reader.String("tag");
-        var payload = reader.Block("payload").ToArray();
+        var payload = reader.Block("payload", int.MaxValue).ToArray();
         reader.ExpectEnd();
         return new LmdbJournalEntry(timestampTicks, serializerId, serializerManifest, writerGuid, eventManifest, tags, payload);
     }

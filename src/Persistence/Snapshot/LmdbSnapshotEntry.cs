@@ -1,3 +1,4 @@
+using ClusterNode.Persistence.Binary;
 using System.Buffers.Binary;
 using ClusterNode.Persistence.Journal;
 
@@ -21,27 +22,20 @@ public sealed record LmdbSnapshotEntry(long TimestampTicks, int SerializerId, st
 
     public byte[] Encode()
     {
-        var size = 1 + 8 + 4 + LmdbSpanWriter.StringSize(SerializerManifest, "serializer manifest") + LmdbSpanWriter.BlockSize(Payload);
-        var value = new byte[size];
-        var writer = new LmdbSpanWriter(value);
-        writer.U8(FormatVersion);
-        writer.I64(TimestampTicks);
-        writer.I32(SerializerId);
-        writer.String(SerializerManifest);
-        writer.Block(Payload);
-        if (writer.Written != size) throw new InvalidOperationException($"snapshot entry encoded {writer.Written} bytes, sized {size}");
-        return value;
+        return new ByteWriter(32 + Payload.Length)
+            .U8(FormatVersion).I64(TimestampTicks).I32(SerializerId).String(SerializerManifest).Block(Payload)
+            .ToArray();
     }
 
     /// <exception cref="FormatException">The value is truncated, corrupt or of an unknown format version.</exception>
     public static LmdbSnapshotEntry Decode(ReadOnlySpan<byte> value)
     {
-        var reader = new LmdbSpanReader(value, "snapshot entry");
+        var reader = new ByteReader(value, "snapshot entry");
         CheckVersion(reader.U8("format version"));
         var timestampTicks = reader.I64("timestamp");
         var serializerId = reader.I32("serializer id");
         var serializerManifest = reader.String("serializer manifest");
-        var payload = reader.Block("payload").ToArray();
+        var payload = reader.Block("payload", int.MaxValue).ToArray();
         reader.ExpectEnd();
         return new LmdbSnapshotEntry(timestampTicks, serializerId, serializerManifest, payload);
     }

@@ -14,10 +14,13 @@ namespace ClusterNode.Tests.Replication;
 public sealed class RandomizedReplicationSpec : Akka.TestKit.Xunit2.TestKit, IAsyncLifetime
 {
     private readonly ITestOutputHelper _output;
-    private readonly string _root = TestData.TempDirectory("randomized");
-    private readonly List<ReplicationNode> _running = new();
+    private readonly NodeSet _nodes;
 
-    public RandomizedReplicationSpec(ITestOutputHelper output) : base(output: output) => _output = output;
+    public RandomizedReplicationSpec(ITestOutputHelper output) : base(output: output)
+    {
+        _output = output;
+        _nodes = new NodeSet("randomized", output);
+    }
 
     [Fact]
     public Task Two_writers_must_converge_through_failed_blob_saves_and_restarts() =>
@@ -133,24 +136,11 @@ public sealed class RandomizedReplicationSpec : Akka.TestKit.Xunit2.TestKit, IAs
             $"{r.Table}/{r.Id} {r.Version} {(r.Deleted ? "deleted" : global::System.Text.Encoding.UTF8.GetString(r.Data))} " +
             string.Join(",", r.Blobs.Select(b => $"{b.Field}={b.Sha256Hex}"))).ToList();
 
-    private ReplicationNode Start(string name, string hocon)
-    {
-        var node = ReplicationNode.Start(name, Path.Combine(_root, name), _output, hocon);
-        _running.Add(node);
-        return node;
-    }
+    private ReplicationNode Start(string name, string hocon = "") => _nodes.Start(name, hocon);
 
-    private async Task Stop(ReplicationNode node)
-    {
-        _running.Remove(node);
-        await node.DisposeAsync();
-    }
+    private Task Stop(ReplicationNode node) => _nodes.Stop(node);
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    async Task IAsyncLifetime.DisposeAsync()
-    {
-        foreach (var node in _running.ToList()) await node.DisposeAsync();
-        try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
-    }
+    async Task IAsyncLifetime.DisposeAsync() => await _nodes.DisposeAsync();
 }

@@ -12,12 +12,15 @@ public sealed class TwoNodeReplicationSpec : Akka.TestKit.Xunit2.TestKit, IAsync
 {
     private readonly ITestOutputHelper _output;
 
-    public TwoNodeReplicationSpec(ITestOutputHelper output) : base(output: output) => _output = output;
+    public TwoNodeReplicationSpec(ITestOutputHelper output) : base(output: output)
+    {
+        _output = output;
+        _nodes = new NodeSet("two-node", output);
+    }
 
     private const string Table = "photos";
     private const string Field = "image";
-    private readonly string _root = TestData.TempDirectory("two-node");
-    private readonly List<ReplicationNode> _running = new();
+    private readonly NodeSet _nodes;
 
     [Fact]
     public async Task Follower_must_converge_byte_for_byte_through_a_failed_blob_save_and_resume_from_its_cursor_after_restart()
@@ -159,18 +162,9 @@ public sealed class TwoNodeReplicationSpec : Akka.TestKit.Xunit2.TestKit, IAsync
             Assert.True(TestData.Blob(i, blobBytes).AsSpan().SequenceEqual(b.ReadBlob(Table, TestData.Id(i), Field)), $"B's blob of {TestData.Id(i)} differs or is missing");
     }
 
-    private ReplicationNode Start(string name, string hocon = "")
-    {
-        var node = ReplicationNode.Start(name, Path.Combine(_root, name), _output, hocon);
-        _running.Add(node);
-        return node;
-    }
+    private ReplicationNode Start(string name, string hocon = "") => _nodes.Start(name, hocon);
 
-    private async Task Stop(ReplicationNode node)
-    {
-        _running.Remove(node);
-        await node.DisposeAsync();
-    }
+    private Task Stop(ReplicationNode node) => _nodes.Stop(node);
 
     private async Task<Actors.Replication.Receiver.PeerStatus> WaitForPeer(ReplicationNode follower, ReplicationNode peer)
     {
@@ -185,9 +179,5 @@ public sealed class TwoNodeReplicationSpec : Akka.TestKit.Xunit2.TestKit, IAsync
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    async Task IAsyncLifetime.DisposeAsync()
-    {
-        foreach (var node in _running.ToList()) await node.DisposeAsync();
-        try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
-    }
+    async Task IAsyncLifetime.DisposeAsync() => await _nodes.DisposeAsync();
 }

@@ -58,6 +58,8 @@ public static class CatchUp
             await Task.Delay(20);
             heapMax = Math.Max(heapMax, GC.GetTotalMemory(forceFullCollection: false));
             peer = (await b.StatusAsync()).Peers.SingleOrDefault(p => p.Peer == a.Store.NodeId);
+            if (Trace && peer is not null)
+                Console.Error.WriteLine($"  {clock.Elapsed.TotalMilliseconds,7:F0} ms  committed {peer.Committed,6}  durable {peer.Durable,6}  persisted {peer.PersistedCursor,6}  outstanding blobs {peer.OutstandingBlobs,4}  received {peer.RecordsReceived,6}");
             if (peer is not null && peer.PersistedCursor == lastOfA)
             {
                 converged = true;
@@ -69,6 +71,9 @@ public static class CatchUp
         return new Result(records, blobBytes, elapsed, converged, heapBefore, heapMax, heapAfter,
             peer?.Resubscriptions ?? 0, peer?.LastProblem);
     }
+
+    /// <summary>CLUSTER_BENCH_TRACE=1 prints the follower's progress at every poll, to see where catch-up time goes.</summary>
+    private static readonly bool Trace = Environment.GetEnvironmentVariable("CLUSTER_BENCH_TRACE") == "1";
 
     private static long ForcedHeap()
     {

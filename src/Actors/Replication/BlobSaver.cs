@@ -12,7 +12,7 @@ namespace ClusterNode.Actors.Replication;
 public static class BlobSaver
 {
     public static Props Props(BlobStore blobs, IActorRef watermark, BlobSaveFaults faults, string ioDispatcher) =>
-        Akka.Actor.Props.Create(() => new BlobSaverActor(blobs, watermark, faults)).WithDispatcher(ioDispatcher);
+        Akka.Actor.Props.Create(() => new BlobSaverActor(blobs, watermark, faults, ioDispatcher)).WithDispatcher(ioDispatcher);
 
     public interface ICommand;
 

@@ -9,8 +9,8 @@ namespace ClusterNode.Actors.Replication;
 /// <summary>
 /// Writes blobs on the I/O dispatcher, one at a time in stream order. A chunk is acknowledged to the receiver
 /// as soon as it is written (so credit never waits for a fsync); a blob is reported durable only after its
-/// file and the directory entry are fsynced. The directory fsync is deferred by a message to self, so every
-/// blob sealed from chunks already queued shares one fsync.
+/// file and the directory entry are fsynced. Making blobs durable is deferred by a message to self, so every
+/// blob sealed from chunks already queued joins one batch: one round of fsyncs, one directory fsync.
 /// </summary>
 internal sealed class BlobSaverActor : ReceiveActor, IWithStash, IWithTimers
 {
@@ -28,16 +28,19 @@ internal sealed class BlobSaverActor : ReceiveActor, IWithStash, IWithTimers
     private readonly IActorRef _watermark;
     private readonly BlobSaveFaults _faults;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly List<SaveChunk> _sealedNotSynced = new();
+    private readonly List<(SaveChunk Chunk, BlobWriter Writer)> _sealedNotDurable = new();
     private long _epoch = long.MinValue;
     private BlobWriter? _writer;
     private SaveChunk? _current;
     private int _savesAttempted;
     private int _failuresInjected;
     private ChunkWritten? _delayedAck;
+    private bool _flushInFlight;
+    private readonly IActorRef _flusher;
 
-    public BlobSaverActor(BlobStore blobs, IActorRef watermark, BlobSaveFaults faults)
+    public BlobSaverActor(BlobStore blobs, IActorRef watermark, BlobSaveFaults faults, string ioDispatcher)
     {
+        _flusher = Context.ActorOf(BlobFlusher.Props(blobs, ioDispatcher), "flusher");
         _blobs = blobs;
         _watermark = watermark;
         _faults = faults;
@@ -57,6 +60,7 @@ internal sealed class BlobSaverActor : ReceiveActor, IWithStash, IWithTimers
             AbortCurrent();
         });
         Receive<FlushDirectory>(_ => Flush());
+        Receive<BlobFlusher.BatchDone>(OnBatchDone);
     }
 
     /// <summary>An injected slow disk: hold every message until the pause is over, without holding a thread.</summary>
@@ -119,25 +123,38 @@ internal sealed class BlobSaverActor : ReceiveActor, IWithStash, IWithTimers
         var writer = _writer!;
         _writer = null;
         _current = null;
-        using (writer) writer.Commit(chunk.Blob.Field, chunk.Blob.FileId, chunk.Blob.Size, chunk.Blob.Sha256);
-        if (_sealedNotSynced.Count == 0) Self.Tell(FlushDirectory.Instance);
-        _sealedNotSynced.Add(chunk);
-    }
-
-    private void Flush()
-    {
-        if (_sealedNotSynced.Count == 0) return;
         try
         {
-            _blobs.SyncDirectory();
-            foreach (var sealedChunk in _sealedNotSynced)
-                _watermark.Tell(new Watermark.BlobDurable(sealedChunk.Epoch, sealedChunk.Sequence, sealedChunk.Blob.FileId, sealedChunk.InCopy));
+            writer.Seal(chunk.Blob.Field, chunk.Blob.FileId, chunk.Blob.Size, chunk.Blob.Sha256);
         }
-        catch (IOException e)
+        catch
         {
-            foreach (var sealedChunk in _sealedNotSynced) Report(sealedChunk, $"directory fsync failed: {e.Message}");
+            writer.Dispose();
+            throw;
         }
-        _sealedNotSynced.Clear();
+        // Deferred by a message to self: the chunks already queued seal more blobs into the same batch.
+        if (_sealedNotDurable.Count == 0) Self.Tell(FlushDirectory.Instance);
+        _sealedNotDurable.Add((chunk, writer));
+    }
+
+    /// <summary>Hands every blob sealed since the last batch to the flusher; one batch is in flight at a time.</summary>
+    private void Flush()
+    {
+        if (_flushInFlight || _sealedNotDurable.Count == 0) return;
+        _flusher.Tell(new BlobFlusher.MakeDurable(_sealedNotDurable.ToArray()));
+        _sealedNotDurable.Clear();
+        _flushInFlight = true;
+    }
+
+    private void OnBatchDone(BlobFlusher.BatchDone done)
+    {
+        _flushInFlight = false;
+        foreach (var (chunk, problem) in done.Results)
+        {
+            if (problem is null) _watermark.Tell(new Watermark.BlobDurable(chunk.Epoch, chunk.Sequence, chunk.Blob.FileId, chunk.InCopy));
+            else Report(chunk, problem);
+        }
+        Flush(); // what was sealed meanwhile
     }
 
     private void Fail(SaveChunk chunk, string reason)
@@ -176,7 +193,9 @@ internal sealed class BlobSaverActor : ReceiveActor, IWithStash, IWithTimers
 
     protected override void PostStop()
     {
+        // Sealed blobs not yet handed over are dropped (their temp files removed); a re-stream brings them again.
         AbortCurrent();
-        Flush();
+        foreach (var (_, writer) in _sealedNotDurable) writer.Dispose();
+        _sealedNotDurable.Clear();
     }
 }

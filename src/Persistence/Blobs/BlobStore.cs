@@ -90,15 +90,17 @@ public sealed partial class BlobStore
 }
 
 /// <summary>
-/// One blob being written: bytes are appended to a temp file and hashed on the way; <see cref="Commit"/>
-/// checks size and hash, fsyncs and renames into place. The caller then fsyncs the directory (possibly once
-/// for several blobs) before calling the blob durable.
+/// One blob being written: bytes are appended to a temp file and hashed on the way; <see cref="Seal"/> checks
+/// size and hash, <see cref="FlushToDisk"/> fsyncs, <see cref="Place"/> renames into place (<see cref="Commit"/>
+/// does all three). The caller then fsyncs the directory, once for several blobs, before calling them durable.
 /// </summary>
 public sealed class BlobWriter : IDisposable
 {
     private readonly BlobStore _store;
     private readonly FileStream _file;
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private BlobRef? _sealed;
+    private bool _flushed;
     private bool _finished;
 
     internal BlobWriter(BlobStore store, string tempPath)
@@ -118,19 +120,50 @@ public sealed class BlobWriter : IDisposable
         Length += bytes.Length;
     }
 
-    /// <summary>Seals the blob under <paramref name="fileId"/>; throws if it is not the expected bytes.</summary>
+    /// <summary>Checks, fsyncs and renames the blob into place under <paramref name="fileId"/> in one go.</summary>
     public BlobRef Commit(string field, string fileId, long? expectedSize = null, byte[]? expectedSha256 = null)
     {
+        var blob = Seal(field, fileId, expectedSize, expectedSha256);
+        FlushToDisk();
+        Place();
+        return blob;
+    }
+
+    /// <summary>
+    /// Ends the blob: throws if it is not the expected bytes. Nothing is durable or visible yet; a caller that
+    /// seals several blobs can fsync them together (<see cref="FlushToDisk"/>) before placing each.
+    /// </summary>
+    public BlobRef Seal(string field, string fileId, long? expectedSize = null, byte[]? expectedSha256 = null)
+    {
+        if (_sealed is not null) throw new InvalidOperationException($"blob {_sealed.FileId} is already sealed");
+        if (!BlobStore.IsValidFileId(fileId)) throw new ArgumentException($"invalid blob file id '{fileId}'");
         var sha = _hash.GetHashAndReset();
         if (expectedSize is { } size && size != Length)
             throw new InvalidDataException($"blob {fileId}: received {Length} bytes, expected {size}");
         if (expectedSha256 is not null && !sha.AsSpan().SequenceEqual(expectedSha256))
             throw new InvalidDataException($"blob {fileId}: sha256 {Convert.ToHexStringLower(sha)} does not match {Convert.ToHexStringLower(expectedSha256)}");
+        _sealed = new BlobRef(field, fileId, Length, sha);
+        return _sealed;
+    }
+
+    /// <summary>fsync of the sealed blob's bytes; safe to call from several threads for several writers at once.</summary>
+    public void FlushToDisk()
+    {
+        if (_sealed is null) throw new InvalidOperationException("seal the blob before flushing it");
         _file.Flush(flushToDisk: true);
+        _flushed = true;
+    }
+
+    /// <summary>
+    /// Renames the fsynced blob over its final name, so a reader sees it whole or not at all. It is durable once
+    /// the directory is fsynced too (<see cref="BlobStore.SyncDirectory"/>, once for any number of blobs).
+    /// </summary>
+    public void Place()
+    {
+        if (_sealed is null || !_flushed) throw new InvalidOperationException("a blob is placed only after it is sealed and flushed to disk");
         _file.Dispose();
-        _store.Place(TempPath, fileId);
+        _store.Place(TempPath, _sealed.FileId);
         _finished = true;
-        return new BlobRef(field, fileId, Length, sha);
     }
 
     public void Dispose()

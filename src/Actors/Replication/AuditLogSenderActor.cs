@@ -73,6 +73,9 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
     private bool _sentSinceHeartbeat;
     private bool _waitingForBlob;
     private CopyPhase? _copy;
+    private readonly int _chunkBytes;
+    private readonly int _frameTargetBytes;
+    private readonly int _maxFramePayloadBytes;
 
     public AuditLogSenderActor(Subscribe subscription, RecordStore store, ReplicationSettings settings)
     {
@@ -82,6 +85,9 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
         // The follower's window, but never more than ours: a follower cannot make this node buffer more.
         _windowBytes = Math.Clamp(subscription.WindowBytes, 2L * settings.ChunkSizeBytes, settings.WindowBytes);
         _nextSequence = Math.Max(1, subscription.FromSequence);
+        _chunkBytes = AtMost(settings.ChunkSizeBytes, subscription.MaxChunkBytes);
+        _frameTargetBytes = AtMost(settings.FrameTargetBytes, subscription.MaxFramePayloadBytes);
+        _maxFramePayloadBytes = AtMost(settings.MaxFramePayloadBytes, subscription.MaxFramePayloadBytes);
         _copy = ChooseCopy(subscription, store);
         if (_copy is not null) _nextSequence = _copy.CopyStart + 1;
 
@@ -105,8 +111,10 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
         {
             Pump();
             // Silence would look like a dead peer: tell the follower how far the log goes even when idle.
-            if (!_sentSinceHeartbeat && _copy is null && _blobs.Count == 0 && InFlight + FlowControl.HeaderAllowanceBytes <= _windowBytes)
-                Send(new RecordFrame(_subscription.Epoch, _nextSequence - 1, 0, []));
+            if (!_sentSinceHeartbeat && _blobs.Count == 0 && InFlight + FlowControl.HeaderAllowanceBytes <= _windowBytes)
+                Send(_copy is null
+                    ? new RecordFrame(_subscription.Epoch, _nextSequence - 1, 0, [])
+                    : new CopyFrame(_subscription.Epoch, _copy.CopyStart, _copy.StartAfterKey, 0, [], false));
             _sentSinceHeartbeat = false;
         });
         Receive<Terminated>(_ => Context.Stop(Self));
@@ -116,6 +124,12 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     private long InFlight => _sentBytes - _creditedBytes;
+
+    /// <summary>Our limit, or the follower's where it stated a smaller one.</summary>
+    private static int AtMost(int ours, int followers) => followers >= MinStatedLimitBytes ? Math.Min(ours, followers) : ours;
+
+    /// <summary>A stated limit below this is ignored: it would only make the stream crawl.</summary>
+    private const int MinStatedLimitBytes = 1024;
 
     protected override void PreStart()
     {
@@ -146,7 +160,7 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
 
     private bool SendChunk(OutgoingBlob blob)
     {
-        var length = (int)Math.Min(_settings.ChunkSizeBytes, blob.Size - blob.Offset);
+        var length = (int)Math.Min(_chunkBytes, blob.Size - blob.Offset);
         if (!HasRoomFor(length + FlowControl.HeaderAllowanceBytes)) return false;
         var bytes = new byte[length];
         blob.File.ReadExactly(bytes);
@@ -163,11 +177,21 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
     /// <summary>Builds and sends one frame; false when there is nothing to send or no room for it.</summary>
     private bool SendFrame()
     {
-        if (!HasRoomFor(_settings.FrameTargetBytes)) return false;
+        if (!HasRoomFor(_frameTargetBytes)) return false;
         var entries = _store.ReadAudit(_nextSequence, AuditReadBatch);
         if (entries.Count == 0) return false;
+        if (entries[0].Sequence != _nextSequence)
+        {
+            // The log was trimmed past what this follower still needs (retention is shorter than its lag). A frame
+            // now would skip those entries unseen; instead the stream ends and the follower's new subscription,
+            // from its durable watermark, finds its cursor behind the retention and copies.
+            _log.Warning("the audit log no longer holds sequence {0} that {1} needs (oldest kept: {2}); ending the stream so it copies",
+                _nextSequence, _subscription.FollowerNodeId, entries[0].Sequence);
+            Context.Stop(Self);
+            return false;
+        }
 
-        var payload = new ByteWriter(_settings.FrameTargetBytes);
+        var payload = new ByteWriter(_frameTargetBytes);
         var count = 0;
         var upTo = _nextSequence - 1;
         var blobsOfFrame = new List<OutgoingBlob>();
@@ -200,7 +224,7 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
             }
             var before = payload.Length;
             RecordFrameCodec.Append(payload, entry.Sequence, record);
-            if (count > 0 && payload.Length > _settings.FrameTargetBytes)
+            if (count > 0 && payload.Length > _frameTargetBytes)
             {
                 // Full: this record opens the next frame.
                 foreach (var blob in opened) blob.Dispose();
@@ -215,7 +239,7 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
 
         if (upTo < _nextSequence) return false; // nothing consumed: waiting for a blob at the head
         var frame = new RecordFrame(_subscription.Epoch, upTo, count, payload.ToArray());
-        if (frame.Payload.Length > _settings.MaxFramePayloadBytes)
+        if (frame.Payload.Length > _maxFramePayloadBytes)
         {
             // Cannot happen while record.max-size fits the frame limit (checked at start-up); never send it.
             _log.Error("frame up to {0} would be {1} bytes, over the remote frame limit; stream to {2} stopped", upTo, frame.Payload.Length, _subscription.FollowerNodeId);
@@ -251,9 +275,9 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
     /// <summary>Sends the next records of the copy; the last frame says Done and streaming takes over.</summary>
     private bool SendCopyFrame(CopyPhase copy)
     {
-        if (!HasRoomFor(_settings.FrameTargetBytes)) return false;
+        if (!HasRoomFor(_frameTargetBytes)) return false;
         var records = _store.Scan(copy.AfterKey.Length == 0 ? null : copy.AfterKey, CopyReadBatch);
-        var payload = new ByteWriter(_settings.FrameTargetBytes);
+        var payload = new ByteWriter(_frameTargetBytes);
         var count = 0;
         var afterKey = copy.AfterKey;
         var ordinal = copy.Ordinal;
@@ -283,7 +307,7 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
             }
             var before = payload.Length;
             RecordFrameCodec.Append(payload, ordinal + 1, record);
-            if (count > 0 && payload.Length > _settings.FrameTargetBytes)
+            if (count > 0 && payload.Length > _frameTargetBytes)
             {
                 foreach (var blob in opened) blob.Dispose();
                 payload = Truncated(payload, before);

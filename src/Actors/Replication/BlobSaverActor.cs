@@ -36,6 +36,7 @@ internal sealed class BlobSaverActor : ReceiveActor, IWithStash, IWithTimers
     private int _failuresInjected;
     private ChunkWritten? _delayedAck;
     private bool _flushInFlight;
+    private string? _failedFileId;
     private readonly IActorRef _flusher;
 
     public BlobSaverActor(BlobStore blobs, IActorRef watermark, BlobSaveFaults faults, string ioDispatcher)
@@ -85,24 +86,26 @@ internal sealed class BlobSaverActor : ReceiveActor, IWithStash, IWithTimers
             AbortCurrent();
         }
 
-        if (chunk.Offset == 0)
-        {
-            AbortCurrent();
-            _writer = _blobs.BeginWrite();
-            _current = chunk;
-        }
-
-        // A chunk of a blob that already failed: nothing to write, but its bytes are handled.
-        if (_writer is null || _current is null || _current.Blob.FileId != chunk.Blob.FileId)
-        {
-            Acknowledge(chunk);
-            return;
-        }
-
+        // Whatever happens to the bytes, the chunk is handled: its credit goes back, and a failure is reported
+        // so the watermark holds and the receiver re-subscribes. Nothing here may end without either.
         try
         {
-            _writer.Append(chunk.Bytes);
-            if (chunk.IsLast) Seal(chunk);
+            if (chunk.Offset == 0)
+            {
+                AbortCurrent();
+                _current = chunk;
+                _writer = _blobs.BeginWrite();
+            }
+            if (_current?.Blob.FileId == chunk.Blob.FileId && _writer is not null)
+            {
+                _writer.Append(chunk.Bytes);
+                if (chunk.IsLast) Seal(chunk);
+            }
+            else if (_failedFileId != chunk.Blob.FileId)
+            {
+                // Not the blob being written and not one already reported: its start was lost (a restart).
+                Fail(chunk, "chunk of a blob whose start was not written here");
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
         {
@@ -160,6 +163,7 @@ internal sealed class BlobSaverActor : ReceiveActor, IWithStash, IWithTimers
     private void Fail(SaveChunk chunk, string reason)
     {
         AbortCurrent();
+        _failedFileId = chunk.Blob.FileId; // its later chunks are only acknowledged
         Report(chunk, reason);
     }
 

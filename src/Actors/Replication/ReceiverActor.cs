@@ -79,6 +79,20 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    /// <summary>
+    /// A child that crashes (the saver on an unexpected disk error, say) loses what it held in memory: restart it
+    /// and start the stream over from the durable watermark, so nothing it dropped is waited for in vain.
+    /// </summary>
+    protected override SupervisorStrategy SupervisorStrategy()
+    {
+        var self = Self;
+        return new OneForOneStrategy(error =>
+        {
+            self.Tell(new Resubscribe($"a child failed: {error.Message}"));
+            return Directive.Restart;
+        });
+    }
+
     protected override void PreStart()
     {
         BeginEpoch();
@@ -93,7 +107,8 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             _committed = resume.Sequence;
             _sinceHeard.Restart();
             Context.ActorSelection(HubPath(_peerAddress)).Tell(
-                new Subscribe(_store.NodeId, _epoch, resume.Sequence + 1, _settings.WindowBytes, Self, resume.CopyStart, resume.CopyAfterKey));
+                new Subscribe(_store.NodeId, _epoch, resume.Sequence + 1, _settings.WindowBytes, Self, resume.CopyStart, resume.CopyAfterKey,
+                    _settings.ChunkSizeBytes, _settings.MaxFramePayloadBytes));
             _log.Info("subscribed to {0} at {1} from sequence {2}{3} (epoch {4})", _peerNodeId, _peerAddress, resume.Sequence + 1,
                 resume.CopyStart > 0 ? $", resuming the copy that began at {resume.CopyStart}" : "", _epoch);
         });
@@ -212,7 +227,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         }
         if (_copyStart is null)
         {
-            if (_copyOrdinal > 0 || frame.CopyStart < 0)
+            if (_copyOrdinal > 0 || frame.CopyStart < 0 || frame.CopyStart > RecordFrameCodec.MaxSequence)
             {
                 Refuse($"copy frame (start {frame.CopyStart}) arrived after this subscription's copy was done");
                 return;
@@ -226,7 +241,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             return;
         }
 
-        var applied = DecodeAndApply(frame.Payload, frame.RecordCount, _copyOrdinal, long.MaxValue, inCopy: true, "copy frame");
+        var applied = DecodeAndApply(frame.Payload, frame.RecordCount, _copyOrdinal, RecordFrameCodec.MaxSequence, inCopy: true, "copy frame");
         if (applied is null) return;
         var records = applied.Value.Records;
         for (var i = 0; i < records.Count; i++)

@@ -20,10 +20,26 @@ public static class RecordFrameCodec
         RecordCodec.WriteBody(writer, record);
     }
 
+    /// <summary>The fewest bytes one encoded record takes (sequence, names, version, flags, lengths).</summary>
+    private const int MinEncodedRecordBytes = 32;
+
+    /// <summary>
+    /// How far ahead of this node's clock a version may be. A version from far in the future would drag the
+    /// hybrid logical clock along for good (in the worst case to its end, after which no write is possible),
+    /// so such a record is refused as bad input instead.
+    /// </summary>
+    public static readonly TimeSpan MaxClockSkew = TimeSpan.FromDays(1);
+
+    /// <summary>Far beyond any real log, far below where adding to a sequence could overflow.</summary>
+    public const long MaxSequence = 1L << 60;
+
     public static IReadOnlyList<ReplicatedRecord> Decode(
         ReadOnlySpan<byte> payload, int count, long afterSequence, long upToSequence, int recordMaxBytes, long blobMaxBytes)
     {
-        if (count < 0) throw new FormatException($"malformed frame: record count {count}");
+        if (count < 0 || count > payload.Length / MinEncodedRecordBytes)
+            throw new FormatException($"malformed frame: record count {count} does not fit {payload.Length} bytes of payload");
+        if (upToSequence > MaxSequence) throw new FormatException($"malformed frame: sequence {upToSequence} is beyond {MaxSequence}");
+        var latestAllowedMs = DateTimeOffset.UtcNow.Add(MaxClockSkew).ToUnixTimeMilliseconds();
         var records = new List<ReplicatedRecord>(count);
         var reader = new ByteReader(payload, "record frame");
         var previous = afterSequence;
@@ -39,6 +55,8 @@ public static class RecordFrameCodec
             Check(Names.Problem("table", table));
             Check(Names.Problem("record id", id));
             if (!RecordStore.IsValidNodeId(record.Version.Origin)) throw new FormatException($"malformed frame: record {table}/{id} has origin '{record.Version.Origin}'");
+            if (HybridLogicalClock.PhysicalMs(record.Version.Hlc) > latestAllowedMs)
+                throw new FormatException($"malformed frame: record {table}/{id} has version {record.Version}, more than {MaxClockSkew.TotalHours:F0} h ahead of this node's clock");
             if (record.Data.Length > recordMaxBytes) throw new FormatException($"malformed frame: record {table}/{id} has {record.Data.Length} bytes of data, over record.max-size {recordMaxBytes}");
             if (record.Deleted && (record.Data.Length > 0 || record.Blobs.Count > 0)) throw new FormatException($"malformed frame: tombstone {table}/{id} carries data");
             foreach (var blob in record.Blobs)

@@ -9,9 +9,12 @@ namespace ClusterNode.Actors.Replication;
 /// <summary>
 /// Follower → peer's hub: stream your audit log to <paramref name="Receiver"/> from <paramref name="FromSequence"/>.
 /// A follower in the middle of a copy names it: <paramref name="CopyStart"/> (0: none) and the key after which
-/// the copy resumes.
+/// the copy resumes. The follower's own limits (0: unknown) bound what the sender sends it, so two nodes
+/// configured differently still agree on chunk and frame sizes.
 /// </summary>
-public sealed record Subscribe(string FollowerNodeId, long Epoch, long FromSequence, long WindowBytes, IActorRef Receiver, long CopyStart = 0, byte[]? CopyAfterKey = null) : IReplicationWireMessage;
+public sealed record Subscribe(
+    string FollowerNodeId, long Epoch, long FromSequence, long WindowBytes, IActorRef Receiver,
+    long CopyStart = 0, byte[]? CopyAfterKey = null, int MaxChunkBytes = 0, int MaxFramePayloadBytes = 0) : IReplicationWireMessage;
 
 /// <summary>
 /// Sender → receiver: <paramref name="RecordCount"/> records encoded by <see cref="RecordFrameCodec"/>, and the

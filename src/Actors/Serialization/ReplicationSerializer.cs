@@ -58,7 +58,8 @@ public sealed class ReplicationSerializer(ExtendedActorSystem system) : Serializ
         {
             case Subscribe s:
                 return new ByteWriter(128).String(s.FollowerNodeId).I64(s.Epoch).I64(s.FromSequence).I64(s.WindowBytes)
-                    .String(Akka.Serialization.Serialization.SerializedActorPath(s.Receiver)).I64(s.CopyStart).Block(s.CopyAfterKey ?? []).ToArray();
+                    .String(Akka.Serialization.Serialization.SerializedActorPath(s.Receiver)).I64(s.CopyStart).Block(s.CopyAfterKey ?? [])
+                    .I32(s.MaxChunkBytes).I32(s.MaxFramePayloadBytes).ToArray();
             case CopyFrame y:
                 return new ByteWriter(y.Payload.Length + 64).I64(y.Epoch).I64(y.CopyStart).Block(y.StartAfterKey).I32(y.RecordCount).Block(y.Payload).Bool(y.Done).ToArray();
             case CursorStore.CopyProgress p:
@@ -90,7 +91,8 @@ public sealed class ReplicationSerializer(ExtendedActorSystem system) : Serializ
         object message = manifest switch
         {
             SubscribeManifest => new Subscribe(reader.String("follower"), reader.I64("epoch"), reader.I64("from"), reader.I64("window"),
-                system.Provider.ResolveActorRef(reader.String("receiver")), reader.I64("copyStart"), NullIfEmpty(reader.Block("copyAfterKey", MaxKeyBytes))),
+                system.Provider.ResolveActorRef(reader.String("receiver")), reader.I64("copyStart"), NullIfEmpty(reader.Block("copyAfterKey", MaxKeyBytes)),
+                reader.I32("maxChunk"), reader.I32("maxFramePayload")),
             CopyFrameManifest => new CopyFrame(reader.I64("epoch"), reader.I64("copyStart"), reader.Block("startAfterKey", MaxKeyBytes).ToArray(),
                 reader.I32("count"), reader.Block("payload", MaxBlockBytes).ToArray(), reader.Bool("done")),
             CopyProgressManifest => new CursorStore.CopyProgress(reader.I64("copyStart"), reader.Block("afterKey", MaxKeyBytes).ToArray()),

@@ -99,31 +99,28 @@ public sealed partial class RecordStore : IDisposable
 
     private LocalWrite? WriteLocal(string table, string id, Func<StoredRecord?, RecordVersion, StoredRecord?> build)
     {
-        StoredRecord? previous;
         StoredRecord? record;
         long sequence;
         lock (_writeGate)
         {
-            var committedSequence = LastSequence;
-            try
+            var key = RecordCodec.Key(table, id);
+            StoredRecord? previous;
+            using (var tx = _lease.Environment.BeginTransaction())
             {
-                using var tx = _lease.Environment.BeginTransaction();
-                var key = RecordCodec.Key(table, id);
                 previous = Read(tx, key);
                 record = build(previous, new RecordVersion(Clock.Next(), NodeId));
                 if (record is null) return null;
                 var pending = record.Blobs.Where(b => !Blobs.IsPresent(b)).Select(b => b.Field).ToArray();
                 if (pending.Length > 0) throw new BlobBytesPendingException(table, id, pending);
-                sequence = Append(tx, key, record);
+                // A kept blob may have been renamed into place by a replication save whose directory fsync has not
+                // run yet; this version names it, so it must be durable first.
+                if (record.Blobs.Any(b => previous?.Blobs.Any(p => p.FileId == b.FileId) == true)) Blobs.SyncDirectory();
+                sequence = LastSequence + 1;
+                Append(tx, key, record, sequence);
                 Commit(tx, sequence);
             }
-            catch
-            {
-                Interlocked.Exchange(ref _lastSequence, committedSequence); // nothing of the transaction was written
-                throw;
-            }
+            if (previous is not null) DeleteUnreferencedBlobs([(key, previous)]);
         }
-        DeleteSupersededBlobs(previous, record);
         Appended?.Invoke(sequence);
         return new LocalWrite(sequence, record);
     }
@@ -139,14 +136,13 @@ public sealed partial class RecordStore : IDisposable
     public IReadOnlyList<ApplyOutcome> ApplyReplicated(IReadOnlyList<StoredRecord> records)
     {
         var outcomes = new ApplyOutcome[records.Count];
-        var superseded = new List<(StoredRecord Previous, StoredRecord Current)>();
+        var superseded = new List<(byte[] Key, StoredRecord Previous)>();
         long lastSequence = 0;
         lock (_writeGate)
         {
-            var committedSequence = LastSequence;
-            try
+            var next = LastSequence;
+            using (var tx = _lease.Environment.BeginTransaction())
             {
-                using var tx = _lease.Environment.BeginTransaction();
                 for (var i = 0; i < records.Count; i++)
                 {
                     var record = records[i];
@@ -155,8 +151,9 @@ public sealed partial class RecordStore : IDisposable
                     var existing = Read(tx, key);
                     if (existing is null || record.Version > existing.Version)
                     {
-                        lastSequence = Append(tx, key, record);
-                        if (existing is not null) superseded.Add((existing, record));
+                        lastSequence = ++next;
+                        Append(tx, key, record, lastSequence);
+                        if (existing is not null) superseded.Add((key, existing));
                         outcomes[i] = new ApplyOutcome(ApplyKind.Applied, lastSequence, record.Blobs.Where(b => !Blobs.IsPresent(b)).ToArray());
                     }
                     else if (record.Version == existing.Version)
@@ -174,13 +171,8 @@ public sealed partial class RecordStore : IDisposable
                 if (lastSequence > 0) Commit(tx, lastSequence);
                 else tx.Abort();
             }
-            catch
-            {
-                Interlocked.Exchange(ref _lastSequence, committedSequence); // nothing of the frame was written
-                throw;
-            }
+            DeleteUnreferencedBlobs(superseded);
         }
-        foreach (var (previous, current) in superseded) DeleteSupersededBlobs(previous, current);
         // The repair path: outside the transaction, because hashing a large file must not hold the writer.
         for (var i = 0; i < records.Count; i++)
         {
@@ -264,23 +256,23 @@ public sealed partial class RecordStore : IDisposable
         return code == MDBResultCode.Success ? RecordCodec.DecodeValue(key, value.AsSpan()) : null;
     }
 
-    private long Append(LightningTransaction tx, byte[] key, StoredRecord record)
+    private void Append(LightningTransaction tx, byte[] key, StoredRecord record, long sequence)
     {
-        var sequence = Interlocked.Read(ref _lastSequence) + 1;
         Put(tx, _records, key, RecordCodec.EncodeValue(record));
         Put(tx, _audit, RecordCodec.SequenceKey(sequence), RecordCodec.EncodeAudit(new AuditEntry(sequence, record.Table, record.Id, record.Version)));
-        // The in-memory counter moves now so a second record in the same transaction gets the next number;
-        // the caller restores it if the transaction fails.
-        Interlocked.Exchange(ref _lastSequence, sequence);
-        return sequence;
     }
 
+    /// <summary>
+    /// Commits, then publishes <paramref name="lastSequence"/>: <see cref="LastSequence"/> never names an entry
+    /// that is not committed (a copy starting at it must find everything up to it).
+    /// </summary>
     private void Commit(LightningTransaction tx, long lastSequence)
     {
         Put(tx, _meta, LastSequenceKey, UInt64Bytes((ulong)lastSequence));
         Put(tx, _meta, ClockKey, UInt64Bytes(Clock.Last));
         TrimAudit(tx, lastSequence);
         ThrowOnError(tx.Commit(), "commit");
+        Interlocked.Exchange(ref _lastSequence, lastSequence);
     }
 
     /// <summary>Drops the oldest entries beyond the retention, a bounded number per commit so no commit grows large.</summary>
@@ -297,13 +289,22 @@ public sealed partial class RecordStore : IDisposable
         }
     }
 
-    private void DeleteSupersededBlobs(StoredRecord? previous, StoredRecord current)
+    /// <summary>
+    /// Deletes the files of replaced versions that the current version no longer names. Runs under the write
+    /// gate right after the commit, so no other write can slip in between and name a file again.
+    /// </summary>
+    private void DeleteUnreferencedBlobs(IReadOnlyList<(byte[] Key, StoredRecord Previous)> superseded)
     {
-        if (previous is null) return;
-        foreach (var blob in previous.Blobs)
+        if (superseded.Count == 0 || superseded.All(s => s.Previous.Blobs.Count == 0)) return;
+        using var tx = _lease.Environment.BeginTransaction(TransactionBeginFlags.ReadOnly);
+        foreach (var (key, previous) in superseded)
         {
-            if (current.Blobs.Any(b => b.FileId == blob.FileId)) continue;
-            try { Blobs.Delete(blob.FileId); } catch (IOException) { /* an orphan is collected at next start */ }
+            var current = Read(tx, key);
+            foreach (var blob in previous.Blobs)
+            {
+                if (current?.Blobs.Any(b => b.FileId == blob.FileId) == true) continue;
+                try { Blobs.Delete(blob.FileId); } catch (IOException) { /* an orphan is collected at next start */ }
+            }
         }
     }
 

@@ -90,6 +90,31 @@ public sealed class ReceiverBadInputSpec : Akka.TestKit.Xunit2.TestKit
         await SendGoodFrameAndExpectItApplied(again);
     }
 
+    [Theory]
+    [InlineData("count")]
+    [InlineData("future-version")]
+    [InlineData("absurd-sequence")]
+    public async Task Receiver_must_refuse_a_hostile_frame_and_apply_none_of_it(string attack)
+    {
+        var first = await NextSubscription();
+        var payload = new ByteWriter();
+        var farFuture = new RecordVersion((ulong)DateTimeOffset.UtcNow.AddDays(30).ToUnixTimeMilliseconds() << 16, Peer);
+        RecordFrameCodec.Append(payload, 1, attack == "future-version" ? Record("people", "ok-1") with { Version = farFuture } : Record("people", "ok-1"));
+        var frame = attack switch
+        {
+            "count" => new RecordFrame(first.Epoch, 1, int.MaxValue, payload.ToArray()), // would ask for gigabytes up front
+            "absurd-sequence" => new RecordFrame(first.Epoch, long.MaxValue, 1, payload.ToArray()),
+            _ => new RecordFrame(first.Epoch, 1, 1, payload.ToArray()),
+        };
+        _receiver.Tell(frame, _peer.Ref);
+
+        var again = await NextSubscription();
+        Assert.Equal(1, again.FromSequence);
+        Assert.Null(_store.Get("people", "ok-1"));
+        Assert.True(_store.Clock.Last < farFuture.Hlc, "a refused version must not move this node's clock");
+        await SendGoodFrameAndExpectItApplied(again);
+    }
+
     [Fact]
     public async Task Receiver_must_not_let_the_cursor_pass_a_blob_whose_chunks_arrive_out_of_order()
     {

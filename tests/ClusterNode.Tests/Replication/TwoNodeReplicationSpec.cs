@@ -162,6 +162,29 @@ public sealed class TwoNodeReplicationSpec : Akka.TestKit.Xunit2.TestKit, IAsync
             Assert.True(TestData.Blob(i, blobBytes).AsSpan().SequenceEqual(b.ReadBlob(Table, TestData.Id(i), Field)), $"B's blob of {TestData.Id(i)} differs or is missing");
     }
 
+    [Fact]
+    public async Task A_follower_that_falls_behind_a_short_log_retention_while_streaming_must_copy_and_lose_nothing()
+    {
+        const int records = 100;
+        const int blobBytes = 16 * 1024;
+        var a = Start("a", "cluster-node.audit-log.retention = 30");
+        // B subscribes while A's log is still short, then falls behind: small window, slow blob saves.
+        var b = Start("b", "cluster-node.replication.window = 128 KiB\ncluster-node.fault-injection.blob-save.chunk-delay = 10ms");
+        b.ConnectTo(a);
+        await AwaitAssertAsync(async () => Assert.NotNull(await b.PeerStatusAsync(a)), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100));
+
+        long lastOfA = 0;
+        for (var i = 0; i < records; i++)
+            lastOfA = a.WriteRecordWithBlob(Table, TestData.Id(i), $$"""{"n":{{i}}}""", Field, TestData.Blob(i, blobBytes));
+        Assert.True(a.Store.FirstRetainedSequence > 60, "A's log must have been trimmed well past where B was");
+
+        await AwaitAssertAsync(async () => Assert.Equal(lastOfA, (await b.PeerStatusAsync(a))!.PersistedCursor),
+            TimeSpan.FromSeconds(120), TimeSpan.FromMilliseconds(250));
+        await Stop(a);
+        for (var i = 0; i < records; i++)
+            Assert.True(TestData.Blob(i, blobBytes).AsSpan().SequenceEqual(b.ReadBlob(Table, TestData.Id(i), Field)), $"B's blob of {TestData.Id(i)} differs or is missing");
+    }
+
     private ReplicationNode Start(string name, string hocon = "") => _nodes.Start(name, hocon);
 
     private Task Stop(ReplicationNode node) => _nodes.Stop(node);

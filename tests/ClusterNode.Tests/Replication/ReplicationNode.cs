@@ -16,28 +16,26 @@ namespace ClusterNode.Tests.Replication;
 /// </summary>
 public sealed class ReplicationNode : IAsyncDisposable
 {
-    private ReplicationNode(string name, string dataDirectory, ActorSystem system, RecordStore store, IActorRef hub)
+    private ReplicationNode(string name, string dataDirectory, NodeRuntime runtime)
     {
         Name = name;
         DataDirectory = dataDirectory;
-        System = system;
-        Store = store;
-        Hub = hub;
+        Runtime = runtime;
     }
 
     public string Name { get; }
     public string DataDirectory { get; }
-    public ActorSystem System { get; }
-    public RecordStore Store { get; }
-    public IActorRef Hub { get; }
-    public Address Address => ((ExtendedActorSystem)System).Provider.DefaultAddress;
+    public NodeRuntime Runtime { get; }
+    public ActorSystem System => Runtime.System;
+    public RecordStore Store => Runtime.Store;
+    public IActorRef Hub => Runtime.Hub;
+    public Address Address => Runtime.Address;
 
     public static ReplicationNode Start(string name, string dataDirectory, ITestOutputHelper output, string extraHocon = "")
     {
-        var dir = dataDirectory.Replace("\\", "/");
         var config = ConfigurationFactory.ParseString($$"""
             {{extraHocon}}
-            cluster-node.data-dir = "{{dir}}"
+            cluster-node.data-dir = "{{dataDirectory.Replace("\\", "/")}}"
             akka {
               loglevel = INFO
               stdout-loglevel = WARNING
@@ -45,34 +43,28 @@ public sealed class ReplicationNode : IAsyncDisposable
               actor.provider = remote
               remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
             }
-            """).WithDefaults();
-        var settings = ReplicationSettings.Create(config);
-        var system = ActorSystem.Create("cluster-node", config);
-        var logger = system.ActorOf(Props.Create(() => new TestOutputLogger(output)), "test-output-logger");
-        logger.Tell(new InitializeLogger(system.EventStream));
-        system.EventStream.Subscribe(logger, typeof(LogEvent));
-        var store = RecordStore.Open(settings.Store);
-        var hub = system.ActorOf(ReplicationHub.Props(store, settings), ReplicationHub.Name);
-        return new ReplicationNode(name, dataDirectory, system, store, hub);
+            """);
+        var runtime = NodeRuntime.Start(config, system =>
+        {
+            var logger = system.ActorOf(Props.Create(() => new TestOutputLogger(output)), "test-output-logger");
+            logger.Tell(new InitializeLogger(system.EventStream));
+            system.EventStream.Subscribe(logger, typeof(LogEvent));
+        });
+        return new ReplicationNode(name, dataDirectory, runtime);
     }
 
-    public void ConnectTo(ReplicationNode peer) => Hub.Tell(new ReplicationHub.ConnectPeer(peer.Address));
+    public void ConnectTo(ReplicationNode peer) => Runtime.ConnectTo(peer.Address);
 
-    public Task<ReplicationHub.NodeStatus> StatusAsync() =>
-        Hub.Ask<ReplicationHub.NodeStatus>(ReplicationHub.GetStatus.Instance, TimeSpan.FromSeconds(10));
+    public Task<ReplicationHub.NodeStatus> StatusAsync() => Runtime.StatusAsync();
 
     public async Task<Receiver.PeerStatus?> PeerStatusAsync(ReplicationNode peer) =>
         (await StatusAsync()).Peers.SingleOrDefault(p => p.Peer == peer.Store.NodeId);
 
-    /// <summary>A local write of a record with one blob, the way the HTTP API does it: blob file first, then the record.</summary>
+    /// <summary>A local write of a record with one blob, the way the HTTP API does it: data, then blob file, then the record.</summary>
     public long WriteRecordWithBlob(string table, string id, string json, string field, byte[] blob)
     {
         Store.PutData(table, id, global::System.Text.Encoding.UTF8.GetBytes(json));
-        using var writer = Store.Blobs.BeginWrite();
-        writer.Append(blob);
-        var blobRef = writer.Commit(field, Persistence.Blobs.BlobStore.NewFileId());
-        Store.Blobs.SyncDirectory();
-        return Store.PutBlob(table, id, blobRef).Sequence;
+        return Runtime.WriteBlob(table, id, field, blob).Sequence;
     }
 
     /// <summary>The blob's bytes as this node holds them, or null when it has none.</summary>
@@ -87,9 +79,5 @@ public sealed class ReplicationNode : IAsyncDisposable
         return copy.ToArray();
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await System.Terminate();
-        Store.Dispose();
-    }
+    public ValueTask DisposeAsync() => Runtime.DisposeAsync();
 }

@@ -1,0 +1,76 @@
+using Akka.Actor;
+using Akka.Configuration;
+using ClusterNode.Actors.Replication;
+using ClusterNode.Persistence.Blobs;
+using ClusterNode.Persistence.Records;
+
+namespace ClusterNode.Actors;
+
+/// <summary>
+/// One node's replication runtime: an ActorSystem named <c>cluster-node</c>, the record store and blob files
+/// under <c>cluster-node.data-dir</c>, and the replication hub. The host process adds cluster membership (which
+/// tells the hub to connect and disconnect peers) and the HTTP API on top; tests and the bench use it as it is.
+/// </summary>
+public sealed class NodeRuntime : IAsyncDisposable
+{
+    public const string SystemName = "cluster-node";
+
+    private NodeRuntime(ActorSystem system, RecordStore store, IActorRef hub, ReplicationSettings settings)
+    {
+        System = system;
+        Store = store;
+        Hub = hub;
+        Settings = settings;
+    }
+
+    public ActorSystem System { get; }
+    public RecordStore Store { get; }
+    public IActorRef Hub { get; }
+    public ReplicationSettings Settings { get; }
+    public Address Address => ((ExtendedActorSystem)System).Provider.DefaultAddress;
+
+    /// <summary>
+    /// Starts a node on <paramref name="config"/> over the embedded defaults. A bad setting throws a
+    /// <see cref="ConfigurationException"/> naming the key before anything is opened.
+    /// </summary>
+    /// <param name="onSystemStarted">Runs before the hub starts, e.g. to attach a logger that sees everything.</param>
+    public static NodeRuntime Start(Config config, Action<ActorSystem>? onSystemStarted = null)
+    {
+        config = config.WithDefaults();
+        var settings = ReplicationSettings.Create(config);
+        var system = ActorSystem.Create(SystemName, config);
+        try
+        {
+            onSystemStarted?.Invoke(system);
+            var store = RecordStore.Open(settings.Store);
+            var hub = system.ActorOf(ReplicationHub.Props(store, settings), ReplicationHub.Name);
+            return new NodeRuntime(system, store, hub, settings);
+        }
+        catch
+        {
+            _ = system.Terminate();
+            throw;
+        }
+    }
+
+    public void ConnectTo(Address peer) => Hub.Tell(new ReplicationHub.ConnectPeer(peer));
+
+    public Task<ReplicationHub.NodeStatus> StatusAsync(TimeSpan? timeout = null) =>
+        Hub.Ask<ReplicationHub.NodeStatus>(ReplicationHub.GetStatus.Instance, timeout ?? TimeSpan.FromSeconds(10));
+
+    /// <summary>A local write of a record with one blob, the way the HTTP API does it: blob file first, then the record.</summary>
+    public LocalWrite WriteBlob(string table, string id, string field, ReadOnlySpan<byte> bytes)
+    {
+        using var writer = Store.Blobs.BeginWrite();
+        writer.Append(bytes);
+        var blob = writer.Commit(field, BlobStore.NewFileId());
+        Store.Blobs.SyncDirectory();
+        return Store.PutBlob(table, id, blob);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await System.Terminate();
+        Store.Dispose();
+    }
+}

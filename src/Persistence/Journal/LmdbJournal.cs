@@ -34,43 +34,28 @@ public sealed class LmdbJournal : AsyncWriteJournal
     // deleting a prefix is idempotent, so stopping between batches loses nothing.
     private const int DeleteBatchEntries = 10_000;
 
+    private readonly LmdbPluginStorage _storage;
     private readonly LmdbPluginSettings _settings;
     private readonly ExtendedActorSystem _system;
     private readonly AkkaSerialization _serialization;
-    private readonly LmdbLease _lease;
     private readonly LightningDatabase _events;
     private readonly LightningDatabase _highestSequenceNrs;
     private readonly int _maxKeyBytes;
 
     public LmdbJournal(Config config)
     {
-        // Akka.Persistence names a plugin actor after its config path, so errors name the keys the user wrote.
-        _settings = LmdbPluginSettings.Create(config, Self.Path.Name, Context.System.Settings.Config.GetString("cluster-node.data-dir", null));
+        _storage = LmdbPluginStorage.Open(config, Context, "journal", EventsDatabaseName, HighestSequenceNrDatabaseName);
+        _settings = _storage.Settings;
+        _events = _storage.Databases[0];
+        _highestSequenceNrs = _storage.Databases[1];
+        _maxKeyBytes = _storage.Environment.MaxKeySize;
         _system = (ExtendedActorSystem)Context.System;
         _serialization = _system.Serialization;
-        _lease = LmdbEnvironments.Acquire(_settings.Directory, _settings.MapSizeBytes);
-        try
-        {
-            _maxKeyBytes = _lease.Environment.MaxKeySize;
-            using var transaction = _lease.Environment.BeginTransaction();
-            var create = new DatabaseConfiguration { Flags = DatabaseOpenFlags.Create };
-            _events = transaction.OpenDatabase(EventsDatabaseName, create);
-            _highestSequenceNrs = transaction.OpenDatabase(HighestSequenceNrDatabaseName, create);
-            LmdbMapFullException.ThrowIfFailed(transaction.Commit(), "creating the journal databases", _settings);
-        }
-        catch
-        {
-            // PostStop does not run for an actor whose constructor failed.
-            _lease.Dispose();
-            throw;
-        }
     }
 
     protected override void PostStop()
     {
-        _events.Dispose();
-        _highestSequenceNrs.Dispose();
-        _lease.Dispose();
+        _storage.Dispose();
         base.PostStop();
     }
 
@@ -135,7 +120,7 @@ public sealed class LmdbJournal : AsyncWriteJournal
         try
         {
             var prefix = LmdbSequenceKey.Prefix(persistenceId, _maxKeyBytes);
-            using var transaction = _lease.Environment.BeginTransaction(TransactionBeginFlags.ReadOnly);
+            using var transaction = _storage.Environment.BeginTransaction(TransactionBeginFlags.ReadOnly);
             return Task.FromResult(ReadHighestSequenceNr(transaction, prefix));
         }
         catch (Exception e)
@@ -194,7 +179,7 @@ public sealed class LmdbJournal : AsyncWriteJournal
     private void Store(List<EncodedEvent> events)
     {
         var operation = $"writing {events.Count} events";
-        using var transaction = _lease.Environment.BeginTransaction();
+        using var transaction = _storage.Environment.BeginTransaction();
         foreach (var encoded in events)
         {
             var key = LmdbSequenceKey.Encode(encoded.Prefix, encoded.SequenceNr);
@@ -231,7 +216,7 @@ public sealed class LmdbJournal : AsyncWriteJournal
     {
         var entries = new List<(long SequenceNr, byte[] Value)>();
         var batchBytes = 0L;
-        using var transaction = _lease.Environment.BeginTransaction(TransactionBeginFlags.ReadOnly);
+        using var transaction = _storage.Environment.BeginTransaction(TransactionBeginFlags.ReadOnly);
         using var cursor = transaction.CreateCursor(_events);
         var code = cursor.SetRange(LmdbSequenceKey.Encode(prefix, fromSequenceNr));
         while (code == MDBResultCode.Success)
@@ -262,7 +247,7 @@ public sealed class LmdbJournal : AsyncWriteJournal
     private int DeleteBatch(byte[] prefix, long toSequenceNr)
     {
         var deleted = 0;
-        using var transaction = _lease.Environment.BeginTransaction();
+        using var transaction = _storage.Environment.BeginTransaction();
         using (var cursor = transaction.CreateCursor(_events))
         {
             var code = cursor.SetRange(LmdbSequenceKey.Encode(prefix, 0));

@@ -23,39 +23,26 @@ public sealed class LmdbSnapshotStore : SnapshotStore
 {
     private const string SnapshotsDatabaseName = "akka-snapshots";
 
+    private readonly LmdbPluginStorage _storage;
     private readonly LmdbPluginSettings _settings;
     private readonly ExtendedActorSystem _system;
     private readonly AkkaSerialization _serialization;
-    private readonly LmdbLease _lease;
     private readonly LightningDatabase _snapshots;
     private readonly int _maxKeyBytes;
 
     public LmdbSnapshotStore(Config config)
     {
-        // Akka.Persistence names a plugin actor after its config path, so errors name the keys the user wrote.
-        _settings = LmdbPluginSettings.Create(config, Self.Path.Name, Context.System.Settings.Config.GetString("cluster-node.data-dir", null));
+        _storage = LmdbPluginStorage.Open(config, Context, "snapshot", SnapshotsDatabaseName);
+        _settings = _storage.Settings;
+        _snapshots = _storage.Databases[0];
+        _maxKeyBytes = _storage.Environment.MaxKeySize;
         _system = (ExtendedActorSystem)Context.System;
         _serialization = _system.Serialization;
-        _lease = LmdbEnvironments.Acquire(_settings.Directory, _settings.MapSizeBytes);
-        try
-        {
-            _maxKeyBytes = _lease.Environment.MaxKeySize;
-            using var transaction = _lease.Environment.BeginTransaction();
-            _snapshots = transaction.OpenDatabase(SnapshotsDatabaseName, new DatabaseConfiguration { Flags = DatabaseOpenFlags.Create });
-            LmdbMapFullException.ThrowIfFailed(transaction.Commit(), "creating the snapshot database", _settings);
-        }
-        catch
-        {
-            // PostStop does not run for an actor whose constructor failed.
-            _lease.Dispose();
-            throw;
-        }
     }
 
     protected override void PostStop()
     {
-        _snapshots.Dispose();
-        _lease.Dispose();
+        _storage.Dispose();
         base.PostStop();
     }
 
@@ -94,7 +81,7 @@ public sealed class LmdbSnapshotStore : SnapshotStore
 
             cancellationToken.ThrowIfCancellationRequested();
             var operation = $"saving snapshot {metadata.SequenceNr} of '{metadata.PersistenceId}' ({value.Length} bytes)";
-            using var transaction = _lease.Environment.BeginTransaction();
+            using var transaction = _storage.Environment.BeginTransaction();
             LmdbMapFullException.ThrowIfFailed(transaction.Put(_snapshots, key, value), operation, _settings);
             LmdbMapFullException.ThrowIfFailed(transaction.Commit(), operation, _settings);
             return Task.CompletedTask;
@@ -118,7 +105,7 @@ public sealed class LmdbSnapshotStore : SnapshotStore
             // matches everything.
             var anyTime = metadata.Timestamp == DateTime.MinValue || metadata.Timestamp == DateTime.MaxValue;
             var operation = $"deleting snapshot {metadata.SequenceNr} of '{metadata.PersistenceId}'";
-            using var transaction = _lease.Environment.BeginTransaction();
+            using var transaction = _storage.Environment.BeginTransaction();
             var (code, _, value) = transaction.Get(_snapshots, key);
             code.ThrowOnReadError();
             if (code == MDBResultCode.Success &&
@@ -140,7 +127,7 @@ public sealed class LmdbSnapshotStore : SnapshotStore
         {
             var prefix = LmdbSequenceKey.Prefix(persistenceId, _maxKeyBytes);
             var operation = $"deleting snapshots of '{persistenceId}'";
-            using var transaction = _lease.Environment.BeginTransaction();
+            using var transaction = _storage.Environment.BeginTransaction();
             using (var cursor = transaction.CreateCursor(_snapshots))
             {
                 var code = cursor.SetRange(LmdbSequenceKey.Encode(prefix, Math.Max(criteria.MinSequenceNr, 0)));
@@ -169,7 +156,7 @@ public sealed class LmdbSnapshotStore : SnapshotStore
     private (long SequenceNr, byte[] Value)? FindYoungest(byte[] prefix, SnapshotSelectionCriteria criteria)
     {
         if (criteria.MaxSequenceNr < 0 || criteria.MaxSequenceNr < criteria.MinSequenceNr) return null;
-        using var transaction = _lease.Environment.BeginTransaction(TransactionBeginFlags.ReadOnly);
+        using var transaction = _storage.Environment.BeginTransaction(TransactionBeginFlags.ReadOnly);
         using var cursor = transaction.CreateCursor(_snapshots);
 
         // Land on the first key at or after (id, max); unless that is (id, max) itself, the youngest candidate is

@@ -16,19 +16,14 @@ namespace ClusterNode.Actors.Replication;
 ///
 /// An audit entry whose version was since replaced here is skipped (the replacing entry comes later in the
 /// log), as is one that originated at the follower itself; a frame's UpToSequence tells the follower it may
-/// count those as received. A forwarded record whose blob has not arrived on this node yet is retried
-/// shortly, never sent without its bytes.
+/// count those as received. A forwarded record whose blob has not arrived on this node yet goes with that blob
+/// marked unavailable; the follower's watermark stays below it until the bytes reach the follower otherwise.
 /// </summary>
 internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
 {
     private sealed record Heartbeat
     {
         public static readonly Heartbeat Instance = new();
-    }
-
-    private sealed record RetryMissingBlob
-    {
-        public static readonly RetryMissingBlob Instance = new();
     }
 
     private sealed class OutgoingBlob(long sequence, string fileId, long size, FileStream file) : IDisposable
@@ -71,7 +66,6 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
     private long _maxInFlightBytes;
     private long _durableAtFollower;
     private bool _sentSinceHeartbeat;
-    private bool _waitingForBlob;
     private CopyPhase? _copy;
     private readonly int _chunkBytes;
     private readonly int _frameTargetBytes;
@@ -102,11 +96,6 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
             if (receipt.Epoch == _subscription.Epoch) _durableAtFollower = Math.Max(_durableAtFollower, receipt.DurableSequence);
         });
         Receive<AuditAppended>(_ => Pump());
-        Receive<RetryMissingBlob>(_ =>
-        {
-            _waitingForBlob = false;
-            Pump();
-        });
         Receive<Heartbeat>(_ =>
         {
             Pump();
@@ -154,7 +143,7 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
                 if (!SendChunk(blob)) return;
                 continue;
             }
-            if (_waitingForBlob || !(_copy is null ? SendFrame() : SendCopyFrame(_copy))) return;
+            if (!(_copy is null ? SendFrame() : SendCopyFrame(_copy))) return;
         }
     }
 
@@ -208,22 +197,15 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
                 upTo = entry.Sequence; // replaced since: the later entry carries the newer version
                 continue;
             }
-            var opened = OpenBlobs(entry.Sequence, record);
-            if (opened is null)
+            var prepared = PrepareBlobs(entry.Sequence, record);
+            if (prepared is null)
             {
-                // Re-read: a replacement committed meanwhile means the entry is superseded, not missing.
-                var now = _store.Get(entry.Table, entry.Id);
-                if (now is null || now.Version != entry.Version)
-                {
-                    upTo = entry.Sequence;
-                    continue;
-                }
-                _waitingForBlob = true;
-                Timers.StartSingleTimer(RetryMissingBlob.Instance, RetryMissingBlob.Instance, _settings.MissingBlobRetry);
-                break;
+                upTo = entry.Sequence; // replaced while its blobs were opened: superseded
+                continue;
             }
+            var (opened, unavailable) = prepared.Value;
             var before = payload.Length;
-            RecordFrameCodec.Append(payload, entry.Sequence, record);
+            RecordFrameCodec.Append(payload, entry.Sequence, record, unavailable);
             if (count > 0 && payload.Length > _frameTargetBytes)
             {
                 // Full: this record opens the next frame.
@@ -291,22 +273,15 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
                 afterKey = key; // the follower wrote it: it has it or something newer
                 continue;
             }
-            var opened = OpenBlobs(ordinal + 1, record);
-            if (opened is null)
+            var prepared = PrepareBlobs(ordinal + 1, record);
+            if (prepared is null)
             {
-                var now = _store.Get(record.Table, record.Id);
-                if (now is not null && now.Version != record.Version)
-                {
-                    consumedAll = false; // replaced meanwhile: read it again on the next pass
-                    break;
-                }
-                _waitingForBlob = true;
-                consumedAll = false;
-                Timers.StartSingleTimer(RetryMissingBlob.Instance, RetryMissingBlob.Instance, _settings.MissingBlobRetry);
+                consumedAll = false; // replaced meanwhile: read it again on the next pass
                 break;
             }
+            var (opened, unavailable) = prepared.Value;
             var before = payload.Length;
-            RecordFrameCodec.Append(payload, ordinal + 1, record);
+            RecordFrameCodec.Append(payload, ordinal + 1, record, unavailable);
             if (count > 0 && payload.Length > _frameTargetBytes)
             {
                 foreach (var blob in opened) blob.Dispose();
@@ -345,22 +320,33 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
         return true;
     }
 
-    /// <summary>Opens every blob of the record now, so a later replacement that deletes a file cannot cut a stream short.</summary>
-    private List<OutgoingBlob>? OpenBlobs(long sequence, StoredRecord record)
+    /// <summary>
+    /// Opens every blob of the record now, so a later replacement that deletes a file cannot cut a stream short.
+    /// A blob whose bytes are not here (a record this node forwards before its blob arrived) is not waited for,
+    /// which would hold up everything behind it for as long as its origin is away: it is sent as unavailable, and
+    /// the follower gets those bytes from the origin. Null when the record was replaced meanwhile.
+    /// </summary>
+    private (List<OutgoingBlob> Opened, List<string> Unavailable)? PrepareBlobs(long sequence, StoredRecord record)
     {
         var opened = new List<OutgoingBlob>(record.Blobs.Count);
+        var unavailable = new List<string>();
         foreach (var blob in record.Blobs)
         {
             var file = _store.Blobs.TryOpenRead(blob.FileId);
             if (file is null || file.Length != blob.Size)
             {
                 file?.Dispose();
-                foreach (var done in opened) done.Dispose();
-                return null;
+                unavailable.Add(blob.FileId);
+                continue;
             }
             opened.Add(new OutgoingBlob(sequence, blob.FileId, blob.Size, file));
         }
-        return opened;
+        if (unavailable.Count == 0) return (opened, unavailable);
+        // A file can also be missing because a replacement committed since the record was read and deleted it.
+        var now = _store.Get(record.Table, record.Id);
+        if (now is not null && now.Version == record.Version) return (opened, unavailable);
+        foreach (var blob in opened) blob.Dispose();
+        return null;
     }
 
     private static ByteWriter Truncated(ByteWriter writer, int length) => new ByteWriter(length).Raw(writer.Written[..length]);

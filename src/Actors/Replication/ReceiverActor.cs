@@ -28,6 +28,14 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         public static readonly SendReceipt Instance = new();
     }
 
+    private sealed record PollAwaitedBlobs
+    {
+        public static readonly PollAwaitedBlobs Instance = new();
+    }
+
+    /// <summary>A blob the sender did not have: its bytes reach this node through another stream (its origin's).</summary>
+    private sealed record AwaitedBlob(long Epoch, long Sequence, BlobRef Blob, bool InCopy);
+
     /// <summary>Receipts only inform the peer (status, lag); one per interval is plenty.</summary>
     private static readonly TimeSpan ReceiptInterval = TimeSpan.FromMilliseconds(200);
 
@@ -48,6 +56,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     private readonly IActorRef _saver;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Queue<ExpectedBlob> _expectedBlobs = new();
+    private readonly List<AwaitedBlob> _awaitedBlobs = new();
     private readonly Stopwatch _sinceHeard = Stopwatch.StartNew();
     private Address _peerAddress;
     private IActorRef _upstream = ActorRefs.Nobody;
@@ -147,6 +156,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             if (!Timers.IsTimerActive(SendReceipt.Instance)) Timers.StartSingleTimer(SendReceipt.Instance, SendReceipt.Instance, ReceiptInterval);
         });
         Receive<SendReceipt>(_ => _upstream.Tell(new Receipt(_epoch, _durableToReport)));
+        Receive<PollAwaitedBlobs>(_ => OnPollAwaitedBlobs());
         Receive<Resubscribe>(resubscribe =>
         {
             _resubscribeScheduled = false;
@@ -298,14 +308,53 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         var blobsToSave = new string[records.Count][];
         for (var i = 0; i < records.Count; i++)
         {
-            var (sequence, record) = records[i];
+            var (sequence, record, unavailable) = records[i];
             var toSave = outcomes[i].BlobsToSave;
             blobsToSave[i] = toSave.Select(b => b.FileId).ToArray();
-            // The sender streams every blob of the record; this node keeps only the ones it lacks.
             foreach (var blob in record.Blobs)
-                _expectedBlobs.Enqueue(new ExpectedBlob(sequence, blob, toSave.Any(s => s.FileId == blob.FileId), inCopy));
+            {
+                var save = toSave.Any(s => s.FileId == blob.FileId);
+                // The sender streams every blob it has; this node keeps only the ones it lacks. One the sender
+                // lacks too is looked for in the blob store until another stream has brought it.
+                if (!unavailable.Contains(blob.FileId)) _expectedBlobs.Enqueue(new ExpectedBlob(sequence, blob, save, inCopy));
+                else if (save) AwaitElsewhere(new AwaitedBlob(_epoch, sequence, blob, inCopy));
+            }
         }
         return (records, blobsToSave);
+    }
+
+    private void AwaitElsewhere(AwaitedBlob awaited)
+    {
+        _awaitedBlobs.Add(awaited);
+        if (!Timers.IsTimerActive(PollAwaitedBlobs.Instance))
+            Timers.StartPeriodicTimer(PollAwaitedBlobs.Instance, PollAwaitedBlobs.Instance, _settings.AwaitedBlobPoll);
+    }
+
+    /// <summary>
+    /// A blob at its final name was fsynced before it was renamed there; one directory fsync makes the names of
+    /// all that arrived durable too, and then the watermark may count them.
+    /// </summary>
+    private void OnPollAwaitedBlobs()
+    {
+        _awaitedBlobs.RemoveAll(awaited => awaited.Epoch != _epoch);
+        var arrived = _awaitedBlobs.Where(awaited => _store.Blobs.IsPresent(awaited.Blob)).ToList();
+        if (arrived.Count > 0)
+        {
+            try
+            {
+                _store.Blobs.SyncDirectory();
+                foreach (var awaited in arrived)
+                {
+                    _watermark.Tell(new Watermark.BlobDurable(awaited.Epoch, awaited.Sequence, awaited.Blob.FileId, awaited.InCopy));
+                    _awaitedBlobs.Remove(awaited);
+                }
+            }
+            catch (IOException e)
+            {
+                _log.Warning("directory fsync for blobs that arrived from elsewhere failed ({0}); will try again", e.Message);
+            }
+        }
+        if (_awaitedBlobs.Count == 0) Timers.Cancel(PollAwaitedBlobs.Instance);
     }
 
     private void OnChunk(BlobChunk chunk)

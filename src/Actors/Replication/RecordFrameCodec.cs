@@ -4,8 +4,16 @@ using ClusterNode.Persistence.Records;
 
 namespace ClusterNode.Actors.Replication;
 
-/// <summary>A replicated transaction: the audit sequence it has at its origin's log, and the record.</summary>
-public sealed record ReplicatedRecord(long Sequence, StoredRecord Record);
+/// <summary>
+/// A replicated transaction: the audit sequence it has in the sender's log, the record, and the file ids of the
+/// record's blobs whose bytes the sender does not hold yet (a record it forwards before its blob arrived): no
+/// chunks follow for those, and the follower must get the bytes from elsewhere (their origin) before counting
+/// them durable.
+/// </summary>
+public sealed record ReplicatedRecord(long Sequence, StoredRecord Record, IReadOnlySet<string> UnavailableFileIds)
+{
+    public ReplicatedRecord(long sequence, StoredRecord record) : this(sequence, record, new HashSet<string>()) { }
+}
 
 /// <summary>
 /// Encodes the records of a frame (sequence, table, id, version, data, blob references) and decodes them with
@@ -14,10 +22,13 @@ public sealed record ReplicatedRecord(long Sequence, StoredRecord Record);
 /// </summary>
 public static class RecordFrameCodec
 {
-    public static void Append(ByteWriter writer, long sequence, StoredRecord record)
+    public static void Append(ByteWriter writer, long sequence, StoredRecord record, IReadOnlyCollection<string>? unavailableFileIds = null)
     {
         writer.I64(sequence).String(record.Table).String(record.Id);
         RecordCodec.WriteBody(writer, record);
+        var unavailable = record.Blobs.Select((blob, index) => (blob, index)).Where(b => unavailableFileIds?.Contains(b.blob.FileId) == true).ToArray();
+        writer.U16((ushort)unavailable.Length);
+        foreach (var (_, index) in unavailable) writer.U16((ushort)index);
     }
 
     /// <summary>The fewest bytes one encoded record takes (sequence, names, version, flags, lengths).</summary>
@@ -67,7 +78,15 @@ public static class RecordFrameCodec
             }
             if (record.Blobs.Select(b => b.Field).Distinct().Count() != record.Blobs.Count)
                 throw new FormatException($"malformed frame: record {table}/{id} names a blob field twice");
-            records.Add(new ReplicatedRecord(sequence, record));
+            var unavailable = new HashSet<string>();
+            var unavailableCount = reader.U16("unavailable.count");
+            for (var u = 0; u < unavailableCount; u++)
+            {
+                var index = reader.U16("unavailable.index");
+                if (index >= record.Blobs.Count || !unavailable.Add(record.Blobs[index].FileId))
+                    throw new FormatException($"malformed frame: record {table}/{id} marks blob {index} unavailable, but has {record.Blobs.Count} distinct blobs");
+            }
+            records.Add(new ReplicatedRecord(sequence, record, unavailable));
         }
         reader.ExpectEnd();
         return records;

@@ -30,7 +30,7 @@ public sealed record ReplicationSettings(
     TimeSpan HeartbeatInterval,
     TimeSpan IdleTimeout,
     TimeSpan ResubscribeBackoff,
-    TimeSpan MissingBlobRetry,
+    TimeSpan AwaitedBlobPoll,
     int CursorSnapshotEvery,
     BlobSaveFaults Faults,
     string IoDispatcher)
@@ -57,7 +57,7 @@ public sealed record ReplicationSettings(
             HeartbeatInterval: Duration(node, "replication.heartbeat-interval"),
             IdleTimeout: Duration(node, "replication.idle-timeout"),
             ResubscribeBackoff: Duration(node, "replication.resubscribe-backoff"),
-            MissingBlobRetry: Duration(node, "replication.missing-blob-retry"),
+            AwaitedBlobPoll: Duration(node, "replication.awaited-blob-poll"),
             CursorSnapshotEvery: (int)Long(node, "replication.cursor-snapshot-every", min: 1),
             Faults: new BlobSaveFaults(
                 (int)Long(node, "fault-injection.blob-save.skip", min: 0),

@@ -24,7 +24,7 @@ public sealed class ReplicationSettingsSpec
         Assert.Equal(TimeSpan.FromSeconds(1), settings.HeartbeatInterval);
         Assert.Equal(TimeSpan.FromSeconds(15), settings.IdleTimeout);
         Assert.Equal(TimeSpan.FromMilliseconds(500), settings.ResubscribeBackoff);
-        Assert.Equal(TimeSpan.FromMilliseconds(200), settings.MissingBlobRetry);
+        Assert.Equal(TimeSpan.FromMilliseconds(200), settings.AwaitedBlobPoll);
         Assert.Equal(100, settings.CursorSnapshotEvery);
         Assert.Equal(BlobSaveFaults.None, settings.Faults);
         Assert.Equal("cluster-node.io-dispatcher", settings.IoDispatcher);

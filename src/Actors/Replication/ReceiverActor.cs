@@ -34,7 +34,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>A blob the sender did not have: its bytes reach this node through another stream (its origin's).</summary>
-    private sealed record AwaitedBlob(long Epoch, long Sequence, BlobRef Blob, bool InCopy);
+    private sealed record AwaitedBlob(long Epoch, long Sequence, string Table, string Id, BlobRef Blob, bool InCopy);
 
     /// <summary>Receipts only inform the peer (status, lag); one per interval is plenty.</summary>
     private static readonly TimeSpan ReceiptInterval = TimeSpan.FromMilliseconds(200);
@@ -317,7 +317,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
                 // The sender streams every blob it has; this node keeps only the ones it lacks. One the sender
                 // lacks too is looked for in the blob store until another stream has brought it.
                 if (!unavailable.Contains(blob.FileId)) _expectedBlobs.Enqueue(new ExpectedBlob(sequence, blob, save, inCopy));
-                else if (save) AwaitElsewhere(new AwaitedBlob(_epoch, sequence, blob, inCopy));
+                else if (save) AwaitElsewhere(new AwaitedBlob(_epoch, sequence, record.Table, record.Id, blob, inCopy));
             }
         }
         return (records, blobsToSave);
@@ -332,11 +332,18 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
 
     /// <summary>
     /// A blob at its final name was fsynced before it was renamed there; one directory fsync makes the names of
-    /// all that arrived durable too, and then the watermark may count them.
+    /// all that arrived durable too, and then the watermark may count them. A blob the record's current version
+    /// here no longer names is owed by nobody: the newer version replaced it (and is tracked by the stream or
+    /// write that brought it), so it no longer holds the watermark.
     /// </summary>
     private void OnPollAwaitedBlobs()
     {
         _awaitedBlobs.RemoveAll(awaited => awaited.Epoch != _epoch);
+        foreach (var moot in _awaitedBlobs.Where(awaited => _store.Get(awaited.Table, awaited.Id)?.Blobs.Any(b => b.FileId == awaited.Blob.FileId) != true).ToList())
+        {
+            _watermark.Tell(new Watermark.BlobDurable(moot.Epoch, moot.Sequence, moot.Blob.FileId, moot.InCopy));
+            _awaitedBlobs.Remove(moot);
+        }
         var arrived = _awaitedBlobs.Where(awaited => _store.Blobs.IsPresent(awaited.Blob)).ToList();
         if (arrived.Count > 0)
         {

@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace ClusterNode.Tests.Replication;
 
 /// <summary>
-/// Both nodes write, overwrite and delete overlapping records with blobs at the same time, while blob saves
+/// Every node writes, overwrites and deletes overlapping records with blobs at the same time, while blob saves
 /// fail and nodes restart at random. They must end with the same records and versions, and every blob file
 /// must hash to what its record says, checked on B with A stopped. Each run prints its seed;
 /// CLUSTER_TEST_SEED=&lt;seed&gt; replays it.
@@ -24,20 +24,33 @@ public sealed class RandomizedReplicationSpec : Akka.TestKit.Xunit2.TestKit, IAs
 
     [Fact]
     public Task Two_writers_must_converge_through_failed_blob_saves_and_restarts() =>
-        Run(TestSeed.Next(), rounds: 3, writesPerRound: 40, ids: 25, maxBlobBytes: 150 * 1024);
+        Run(TestSeed.Next(), nodeCount: 2, rounds: 3, writesPerRound: 40, ids: 25, maxBlobBytes: 150 * 1024);
+
+    [Fact]
+    public Task Three_writers_must_converge_through_failed_blob_saves_forwarding_and_restarts() =>
+        Run(TestSeed.Next(), nodeCount: 3, rounds: 3, writesPerRound: 40, ids: 25, maxBlobBytes: 150 * 1024);
 
     [SoakFact]
     public Task Soak_two_writers_must_converge_through_failed_blob_saves_and_restarts() =>
-        Run(TestSeed.Next(), rounds: 40, writesPerRound: 150, ids: 200, maxBlobBytes: 2 * 1024 * 1024);
+        Run(TestSeed.Next(), nodeCount: 2, rounds: 40, writesPerRound: 150, ids: 200, maxBlobBytes: 2 * 1024 * 1024);
 
-    private async Task Run(int seed, int rounds, int writesPerRound, int ids, int maxBlobBytes)
+    [SoakFact]
+    public Task Soak_three_writers_must_converge_through_failed_blob_saves_forwarding_and_restarts() =>
+        Run(TestSeed.Next(), nodeCount: 3, rounds: 30, writesPerRound: 150, ids: 200, maxBlobBytes: 2 * 1024 * 1024);
+
+    private async Task Run(int seed, int nodeCount, int rounds, int writesPerRound, int ids, int maxBlobBytes)
     {
         _output.WriteLine($"seed {seed} (replay with CLUSTER_TEST_SEED={seed})");
         var random = new Random(seed);
         string Faults() => $"cluster-node.fault-injection.blob-save {{ skip = {random.Next(0, 20)}, fail-count = {random.Next(0, 3)} }}\n" +
                            "cluster-node.replication.window = 512 KiB";
-        var nodes = new[] { Start("a", Faults()), Start("b", Faults()) };
-        _output.WriteLine($"a = {nodes[0].Store.NodeId} at {nodes[0].Address}, b = {nodes[1].Store.NodeId} at {nodes[1].Address}");
+        static string NameOf(int index) => ((char)('a' + index)).ToString();
+        var nodes = Enumerable.Range(0, nodeCount).Select(i => Start(NameOf(i), Faults())).ToArray();
+        foreach (var node in nodes)
+        {
+            _output.WriteLine($"{node.Name} = {node.Store.NodeId} at {node.Address}");
+            foreach (var peer in nodes.Where(p => p != node)) node.ConnectTo(peer);
+        }
         nodes[0].ConnectTo(nodes[1]);
         nodes[1].ConnectTo(nodes[0]);
 
@@ -45,7 +58,7 @@ public sealed class RandomizedReplicationSpec : Akka.TestKit.Xunit2.TestKit, IAs
         {
             for (var write = 0; write < writesPerRound; write++)
             {
-                var node = nodes[random.Next(2)];
+                var node = nodes[random.Next(nodeCount)];
                 var id = $"r{random.Next(ids)}";
                 try
                 {
@@ -71,51 +84,73 @@ public sealed class RandomizedReplicationSpec : Akka.TestKit.Xunit2.TestKit, IAs
             }
             if (random.Next(2) == 0)
             {
-                var which = random.Next(2);
+                var which = random.Next(nodeCount);
                 _output.WriteLine($"round {round}: restarting {nodes[which].Name}");
                 await Stop(nodes[which]);
-                nodes[which] = Start(which == 0 ? "a" : "b", Faults());
+                nodes[which] = Start(NameOf(which), Faults());
                 _output.WriteLine($"round {round}: {nodes[which].Name} now at {nodes[which].Address}");
-                nodes[which].ConnectTo(nodes[1 - which]);
-                nodes[1 - which].ConnectTo(nodes[which]); // it came back on another port
+                foreach (var other in nodes.Where(n => n != nodes[which]))
+                {
+                    nodes[which].ConnectTo(other);
+                    other.ConnectTo(nodes[which]); // it came back on another port
+                }
             }
         }
 
-        var (a, b) = (nodes[0], nodes[1]);
+        var (a, b) = (nodes[0], nodes[^1]);
         try
         {
             await AwaitAssertAsync(() =>
             {
-                Assert.Equal(Digest(a.Store), Digest(b.Store));
+                foreach (var node in nodes.Skip(1)) Assert.Equal(Digest(a.Store), Digest(node.Store));
                 return Task.CompletedTask;
             }, TimeSpan.FromSeconds(120), TimeSpan.FromMilliseconds(250));
         }
         catch
         {
-            foreach (var node in nodes)
+            await PrintStatus(seed, nodes, "not converged");
+            foreach (var node in nodes.Skip(1))
             {
-                var status = await node.StatusAsync();
-                _output.WriteLine($"seed {seed}: not converged. {node.Name} at {node.Address}: last sequence {status.LastSequence}");
-                foreach (var peer in status.Peers) _output.WriteLine($"  receiving {peer}");
-                foreach (var follower in status.Followers) _output.WriteLine($"  sending {follower}");
+                foreach (var line in Digest(a.Store).Except(Digest(node.Store))) _output.WriteLine($"only on {a.Name} (not {node.Name}): {line}");
+                foreach (var line in Digest(node.Store).Except(Digest(a.Store))) _output.WriteLine($"only on {node.Name} (not {a.Name}): {line}");
             }
-            foreach (var line in Digest(a.Store).Except(Digest(b.Store))) _output.WriteLine($"only on A: {line}");
-            foreach (var line in Digest(b.Store).Except(Digest(a.Store))) _output.WriteLine($"only on B: {line}");
             throw;
         }
-        await AwaitAssertAsync(async () =>
+        try
         {
-            Assert.Equal(a.Store.LastSequence, (await b.PeerStatusAsync(a))!.PersistedCursor);
-            Assert.Equal(b.Store.LastSequence, (await a.PeerStatusAsync(b))!.PersistedCursor);
-        }, TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(250));
+            await AwaitAssertAsync(async () =>
+            {
+                foreach (var follower in nodes)
+                    foreach (var peer in nodes.Where(p => p != follower))
+                        Assert.True(peer.Store.LastSequence == (await follower.PeerStatusAsync(peer))!.PersistedCursor,
+                            $"{follower.Name}'s cursor for {peer.Name} is not at {peer.Name}'s last sequence {peer.Store.LastSequence}");
+            }, TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(250));
+        }
+        catch
+        {
+            await PrintStatus(seed, nodes, "cursors not at the end");
+            throw;
+        }
 
+        // Every other node goes away; the last one alone must hold every byte.
         var expected = Digest(a.Store);
-        await Stop(a);
+        foreach (var node in nodes.Where(n => n != b)) await Stop(node);
         Assert.Equal(expected, Digest(b.Store));
         foreach (var record in AllRecords(b.Store))
             foreach (var blob in record.Blobs)
-                Assert.True(b.Store.Blobs.Verify(blob), $"seed {seed}: B's blob {record.Table}/{record.Id}/{blob.Field} is missing or wrong");
+                Assert.True(b.Store.Blobs.Verify(blob), $"seed {seed}: {b.Name}'s blob {record.Table}/{record.Id}/{blob.Field} is missing or wrong");
         _output.WriteLine($"converged on {expected.Count} records");
+    }
+
+    private async Task PrintStatus(int seed, IEnumerable<ReplicationNode> nodes, string problem)
+    {
+        foreach (var node in nodes)
+        {
+            var status = await node.StatusAsync();
+            _output.WriteLine($"seed {seed}: {problem}. {node.Name} at {node.Address}: last sequence {status.LastSequence}");
+            foreach (var peer in status.Peers) _output.WriteLine($"  receiving {peer}");
+            foreach (var follower in status.Followers) _output.WriteLine($"  sending {follower}");
+        }
     }
 
     private static List<StoredRecord> AllRecords(RecordStore store)

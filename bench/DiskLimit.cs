@@ -4,8 +4,10 @@ using System.Diagnostics;
 namespace ClusterNode.Bench;
 
 /// <summary>
-/// Measurement 1, the machine's own limit for blob-heavy catch-up: durable blob files written the way cluster-node
-/// writes them (temp file, <c>Flush(true)</c>, rename over, fsync of the directory), one blob at a time, nothing else.
+/// Measurement 1, the machine's own limits for blob-heavy catch-up: durable blob files written the way cluster-node
+/// writes them (temp file, its bytes made durable, rename over, fsync of the directory) and nothing else, either one
+/// blob at a time with a fsync each (1), or in batches whose bytes one syncfs makes durable (1b, cluster-node's
+/// default <c>blob.durability = syncfs</c>).
 /// </summary>
 public static class DiskLimit
 {
@@ -14,8 +16,9 @@ public static class DiskLimit
         public double MegabytesPerSecond => (double)Blobs * BlobBytes / 1e6 / Elapsed.TotalSeconds;
     }
 
-    public static Result Measure(string directory, int blobs, int blobBytes)
+    public static Result Measure(string directory, int blobs, int blobBytes, int syncfsBatch = 0)
     {
+        if (syncfsBatch > 0) return MeasureBatched(directory, blobs, blobBytes, syncfsBatch);
         var temp = Directory.CreateDirectory(Path.Combine(directory, "tmp")).FullName;
         var final = Directory.CreateDirectory(Path.Combine(directory, "blobs")).FullName;
         var payload = new byte[blobBytes];
@@ -36,5 +39,26 @@ public static class DiskLimit
         return new Result(blobs, blobBytes, clock.Elapsed);
     }
 
-    /// <summary>fsync of a directory, which .NET does not offer (the same call cluster-node's BlobStore makes).</summary>
+    private static Result MeasureBatched(string directory, int blobs, int blobBytes, int batch)
+    {
+        var temp = Directory.CreateDirectory(Path.Combine(directory, "tmp")).FullName;
+        var final = Directory.CreateDirectory(Path.Combine(directory, "blobs")).FullName;
+        var payload = new byte[blobBytes];
+        new Random(42).NextBytes(payload);
+
+        var clock = Stopwatch.StartNew();
+        for (var first = 0; first < blobs; first += batch)
+        {
+            var last = Math.Min(blobs, first + batch);
+            for (var i = first; i < last; i++)
+            {
+                using var file = new FileStream(Path.Combine(temp, $"{i:D6}.tmp"), new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, BufferSize = 0 });
+                file.Write(payload);
+            }
+            DirectorySync.SyncFileSystem(final);
+            for (var i = first; i < last; i++) File.Move(Path.Combine(temp, $"{i:D6}.tmp"), Path.Combine(final, $"{i:D6}"), overwrite: true);
+            DirectorySync.Sync(final);
+        }
+        return new Result(blobs, blobBytes, clock.Elapsed);
+    }
 }

@@ -10,8 +10,8 @@ namespace ClusterNode.Actors.Replication;
 /// </summary>
 internal static class BlobFlusher
 {
-    public static Props Props(BlobStore blobs, string ioDispatcher) =>
-        Akka.Actor.Props.Create(() => new BlobFlusherActor(blobs)).WithDispatcher(ioDispatcher);
+    public static Props Props(BlobStore blobs, BlobDurability durability, string ioDispatcher) =>
+        Akka.Actor.Props.Create(() => new BlobFlusherActor(blobs, durability)).WithDispatcher(ioDispatcher);
 
     /// <summary>Sealed blobs to make durable; the flusher owns (and disposes) their writers from now on.</summary>
     public sealed record MakeDurable(IReadOnlyList<(BlobSaver.SaveChunk Chunk, BlobWriter Writer)> Batch);

@@ -5,29 +5,22 @@ using static ClusterNode.Actors.Replication.BlobFlusher;
 namespace ClusterNode.Actors.Replication;
 
 /// <summary>
-/// Makes a batch of sealed blobs durable on the I/O dispatcher: their fsyncs are issued at once (the file
-/// system can commit them in one journal transaction), each is renamed into place only after its own fsync, so
-/// a reader sees a blob whole or not at all, and the directory is fsynced once for the whole batch.
+/// Makes a batch of sealed blobs durable on the I/O dispatcher: first their bytes (one syncfs for the whole batch,
+/// or one fsync each), then each is renamed into place, so a reader sees a blob whole or not at all, and the
+/// directory is fsynced once for the whole batch.
 /// </summary>
 internal sealed class BlobFlusherActor : ReceiveActor
 {
-    /// <summary>fsyncs in flight at once; bounded because they hold threads of the shared pool while they wait.</summary>
-    private const int MaxConcurrentFsyncs = 4;
-
-    public BlobFlusherActor(BlobStore blobs)
+    public BlobFlusherActor(BlobStore blobs, BlobDurability durability)
     {
-        Receive<MakeDurable>(make => Sender.Tell(new BatchDone(MakeBatchDurable(blobs, make.Batch))));
+        Receive<MakeDurable>(make => Sender.Tell(new BatchDone(MakeBatchDurable(blobs, durability, make.Batch))));
     }
 
     private static IReadOnlyList<(BlobSaver.SaveChunk Chunk, string? Problem)> MakeBatchDurable(
-        BlobStore blobs, IReadOnlyList<(BlobSaver.SaveChunk Chunk, BlobWriter Writer)> batch)
+        BlobStore blobs, BlobDurability durability, IReadOnlyList<(BlobSaver.SaveChunk Chunk, BlobWriter Writer)> batch)
     {
         var problems = new string?[batch.Count];
-        Parallel.For(0, batch.Count, new ParallelOptions { MaxDegreeOfParallelism = MaxConcurrentFsyncs }, i =>
-        {
-            try { batch[i].Writer.FlushToDisk(); }
-            catch (IOException e) { problems[i] = $"fsync failed: {e.Message}"; }
-        });
+        SyncData(blobs, durability, batch, problems);
         var anyPlaced = false;
         for (var i = 0; i < batch.Count; i++)
         {
@@ -55,5 +48,27 @@ internal sealed class BlobFlusherActor : ReceiveActor
             }
         }
         return batch.Select((item, i) => (item.Chunk, problems[i])).ToArray();
+    }
+
+    private static void SyncData(BlobStore blobs, BlobDurability durability, IReadOnlyList<(BlobSaver.SaveChunk Chunk, BlobWriter Writer)> batch, string?[] problems)
+    {
+        if (durability == BlobDurability.Syncfs)
+        {
+            try
+            {
+                blobs.SyncFileSystem();
+                foreach (var (_, writer) in batch) writer.DataSynced();
+            }
+            catch (IOException e)
+            {
+                Array.Fill(problems, $"syncfs failed: {e.Message}");
+            }
+            return;
+        }
+        for (var i = 0; i < batch.Count; i++)
+        {
+            try { batch[i].Writer.FlushToDisk(); }
+            catch (IOException e) { problems[i] = $"fsync failed: {e.Message}"; }
+        }
     }
 }

@@ -11,8 +11,8 @@ namespace ClusterNode.Actors.Replication;
 /// </summary>
 public static class BlobSaver
 {
-    public static Props Props(BlobStore blobs, IActorRef watermark, BlobSaveFaults faults, string ioDispatcher) =>
-        Akka.Actor.Props.Create(() => new BlobSaverActor(blobs, watermark, faults, ioDispatcher)).WithDispatcher(ioDispatcher);
+    public static Props Props(BlobStore blobs, IActorRef watermark, BlobSaveFaults faults, BlobDurability durability, string ioDispatcher) =>
+        Akka.Actor.Props.Create(() => new BlobSaverActor(blobs, watermark, faults, durability, ioDispatcher)).WithDispatcher(ioDispatcher);
 
     public interface ICommand;
 

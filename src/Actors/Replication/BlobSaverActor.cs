@@ -39,9 +39,9 @@ internal sealed class BlobSaverActor : ReceiveActor, IWithStash, IWithTimers
     private string? _failedFileId;
     private readonly IActorRef _flusher;
 
-    public BlobSaverActor(BlobStore blobs, IActorRef watermark, BlobSaveFaults faults, string ioDispatcher)
+    public BlobSaverActor(BlobStore blobs, IActorRef watermark, BlobSaveFaults faults, BlobDurability durability, string ioDispatcher)
     {
-        _flusher = Context.ActorOf(BlobFlusher.Props(blobs, ioDispatcher), "flusher");
+        _flusher = Context.ActorOf(BlobFlusher.Props(blobs, durability, ioDispatcher), "flusher");
         _blobs = blobs;
         _watermark = watermark;
         _faults = faults;

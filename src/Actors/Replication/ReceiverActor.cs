@@ -82,7 +82,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         _settings = settings;
         var cursorStore = CursorStore.Props(peerNodeId, settings.CursorSnapshotEvery, journalPluginId, snapshotPluginId);
         _watermark = Context.ActorOf(Watermark.Props(peerNodeId, cursorStore, settings.ResubscribeBackoff), "watermark");
-        _saver = Context.ActorOf(BlobSaver.Props(store.Blobs, _watermark, settings.Faults, settings.IoDispatcher), "blob-saver");
+        _saver = Context.ActorOf(BlobSaver.Props(store.Blobs, _watermark, settings.Faults, settings.BlobDurability, settings.IoDispatcher), "blob-saver");
         Streaming();
     }
 

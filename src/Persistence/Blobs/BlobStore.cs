@@ -38,6 +38,9 @@ public sealed partial class BlobStore
     /// <summary>Makes completed renames durable; one call covers every rename before it (grouped fsync).</summary>
     public void SyncDirectory() => DirectorySync.Sync(Directory);
 
+    /// <summary>Makes the bytes of every blob written so far durable at once (syncfs); see <see cref="BlobWriter.DataSynced"/>.</summary>
+    public void SyncFileSystem() => DirectorySync.SyncFileSystem(Directory);
+
     public string PathOf(string fileId)
     {
         if (!IsValidFileId(fileId)) throw new ArgumentException($"invalid blob file id '{fileId}'");
@@ -151,6 +154,13 @@ public sealed class BlobWriter : IDisposable
     {
         if (_sealed is null) throw new InvalidOperationException("seal the blob before flushing it");
         _file.Flush(flushToDisk: true);
+        _flushed = true;
+    }
+
+    /// <summary>The sealed blob's bytes were made durable by <see cref="BlobStore.SyncFileSystem"/>, run after it was sealed.</summary>
+    public void DataSynced()
+    {
+        if (_sealed is null) throw new InvalidOperationException("seal the blob before syncing it");
         _flushed = true;
     }
 

@@ -27,6 +27,7 @@ public sealed class ReplicationSettingsSpec
         Assert.Equal(TimeSpan.FromMilliseconds(200), settings.AwaitedBlobPoll);
         Assert.Equal(100, settings.CursorSnapshotEvery);
         Assert.Equal(BlobSaveFaults.None, settings.Faults);
+        Assert.Equal(BlobDurability.Syncfs, settings.BlobDurability);
         Assert.Equal("cluster-node.io-dispatcher", settings.IoDispatcher);
     }
 
@@ -50,6 +51,7 @@ public sealed class ReplicationSettingsSpec
     [InlineData("cluster-node.replication.heartbeat-interval = soon", "cluster-node.replication.heartbeat-interval")]
     [InlineData("cluster-node.node-id = \"a/b\"", "cluster-node.node-id")]
     [InlineData("cluster-node.data-dir = \"\"", "cluster-node.data-dir")]
+    [InlineData("cluster-node.blob.durability = sometimes", "cluster-node.blob.durability")]
     public void A_bad_value_must_fail_with_an_error_naming_the_key(string hocon, string key)
     {
         var error = Assert.Throws<ConfigurationException>(() => ReplicationSettings.Create(ConfigurationFactory.ParseString(hocon)));

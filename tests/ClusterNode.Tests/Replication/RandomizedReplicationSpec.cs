@@ -43,6 +43,7 @@ public sealed class RandomizedReplicationSpec : Akka.TestKit.Xunit2.TestKit, IAs
         _output.WriteLine($"seed {seed} (replay with CLUSTER_TEST_SEED={seed})");
         var random = new Random(seed);
         string Faults() => $"cluster-node.fault-injection.blob-save {{ skip = {random.Next(0, 20)}, fail-count = {random.Next(0, 3)} }}\n" +
+                           $"cluster-node.blob.durability = {(random.Next(2) == 0 ? "syncfs" : "fsync")}\n" +
                            "cluster-node.replication.window = 512 KiB";
         static string NameOf(int index) => ((char)('a' + index)).ToString();
         var nodes = Enumerable.Range(0, nodeCount).Select(i => Start(NameOf(i), Faults())).ToArray();

@@ -208,12 +208,6 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             Refuse($"frame up to {frame.UpToSequence} goes back below committed {_committed}");
             return;
         }
-        if (frame.Payload.Length > _settings.MaxFramePayloadBytes)
-        {
-            Refuse($"frame of {frame.Payload.Length} bytes is over the limit of {_settings.MaxFramePayloadBytes}");
-            return;
-        }
-
         var applied = DecodeAndApply(frame.Payload, frame.RecordCount, _committed, frame.UpToSequence, inCopy: false, $"frame up to {frame.UpToSequence}");
         if (applied is null) return;
         var records = applied.Value.Records;

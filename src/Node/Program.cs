@@ -1,10 +1,10 @@
 using System.Runtime.InteropServices;
 using Akka.Configuration;
 using ClusterNode.Actors;
+using ClusterNode.Node;
 
-// cluster-node's host. This first version runs one node's replication runtime (record store, blob files,
-// replication hub, Akka.Remote) on HOCON files and --set overrides over the embedded defaults; cluster membership,
-// the HTTP API and the status and verify commands come with the next issue.
+// cluster-node's host: a cluster member running the replication runtime on HOCON files and --set overrides over
+// the embedded defaults. The HTTP API and the status and verify commands are still to come.
 return await NodeCommand.RunAsync(args);
 
 internal static class NodeCommand
@@ -30,10 +30,10 @@ internal static class NodeCommand
             return Usage;
         }
 
-        NodeRuntime node;
+        NodeHost node;
         try
         {
-            node = NodeRuntime.Start(config);
+            node = NodeHost.Start(config);
         }
         catch (Exception e) when (e is ConfigurationException or IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException)
         {
@@ -44,20 +44,18 @@ internal static class NodeCommand
         var stop = new TaskCompletionSource();
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => { context.Cancel = true; stop.TrySetResult(); });
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; stop.TrySetResult(); });
-        Console.WriteLine($"cluster-node {node.Store.NodeId} at {node.Address}, data in {Path.GetFullPath(node.Settings.DataDirectory)}; Ctrl-C stops it");
+        var runtime = node.Runtime;
+        Console.WriteLine($"cluster-node {runtime.Store.NodeId} at {runtime.Address}, data in {Path.GetFullPath(runtime.Settings.DataDirectory)}; Ctrl-C leaves the cluster and stops it");
         await stop.Task;
         await node.DisposeAsync();
         Console.WriteLine("cluster-node stopped");
         return 0;
     }
 
-    /// <summary>--config files and --set lines in order, later ones winning, over a single node on loopback.</summary>
+    /// <summary>--config files and --set lines in order, later ones winning, over a single cluster member on loopback.</summary>
     private static Config Load(string[] options)
     {
-        var config = ConfigurationFactory.ParseString("""
-            akka.actor.provider = remote
-            akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 4053 }
-            """);
+        var config = NodeHost.ClusterDefaults;
         for (var i = 0; i < options.Length; i++)
         {
             var value = i + 1 < options.Length ? options[i + 1] : throw new ArgumentException($"{options[i]} needs a value");

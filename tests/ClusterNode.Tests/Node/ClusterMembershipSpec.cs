@@ -1,0 +1,104 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Event;
+using Akka.TestKit.Xunit2.Internals;
+using ClusterNode.Node;
+using ClusterNode.Tests.Replication;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ClusterNode.Tests.Node;
+
+/// <summary>
+/// Two real cluster members (Akka.Cluster over Akka.Remote on loopback, real LMDB and blob directories): a
+/// member that comes up is replicated from without anyone connecting it by hand, and one that leaves and
+/// returns resumes from its persisted cursor.
+/// </summary>
+public sealed class ClusterMembershipSpec : Akka.TestKit.Xunit2.TestKit, IAsyncLifetime
+{
+    private readonly ITestOutputHelper _output;
+    private readonly string _root = TestData.TempDirectory("membership");
+    private readonly List<NodeHost> _running = new();
+
+    public ClusterMembershipSpec(ITestOutputHelper output) : base(output: output) => _output = output;
+
+    [Fact]
+    public async Task Members_replicate_as_they_come_up_and_resume_from_the_persisted_cursor_when_they_return()
+    {
+        var seedPort = FreePort();
+        var seed = $"akka.tcp://cluster-node@127.0.0.1:{seedPort}";
+        var a = Start("a", seedPort, seed);
+        var b = Start("b", FreePort(), seed);
+
+        long lastOfA = 0;
+        for (var i = 0; i < 10; i++) lastOfA = a.Runtime.WriteBlob("t", $"r{i}", "f", TestData.Blob(i, 30_000)).Sequence;
+        await AwaitAssertAsync(async () => Assert.Equal(lastOfA, (await PeerOf(b, a))?.PersistedCursor),
+            TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(200));
+
+        // B leaves gracefully; A goes on writing; B returns on another port and resumes where it was.
+        await Stop(b);
+        for (var i = 10; i < 15; i++) lastOfA = a.Runtime.WriteBlob("t", $"r{i}", "f", TestData.Blob(i, 30_000)).Sequence;
+        b = Start("b", FreePort(), seed);
+        await AwaitAssertAsync(async () => Assert.Equal(lastOfA, (await PeerOf(b, a))?.PersistedCursor),
+            TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(200));
+        Assert.Equal(5, (await PeerOf(b, a))!.RecordsReceived); // only what it missed, from its cursor
+
+        await Stop(a);
+        for (var i = 0; i < 15; i++)
+        {
+            var blob = b.Runtime.Store.Get("t", $"r{i}")!.Blob("f")!;
+            using var file = b.Runtime.Store.Blobs.OpenRead(blob.FileId);
+            using var bytes = new MemoryStream();
+            file.CopyTo(bytes);
+            Assert.Equal(TestData.Blob(i, 30_000), bytes.ToArray());
+        }
+    }
+
+    private NodeHost Start(string name, int port, string seed)
+    {
+        var dir = Path.Combine(_root, name).Replace("\\", "/");
+        var host = NodeHost.Start(ConfigurationFactory.ParseString($$"""
+            cluster-node.data-dir = "{{dir}}"
+            akka.loglevel = INFO
+            akka.loggers = []
+            akka.remote.dot-netty.tcp.port = {{port}}
+            akka.cluster.seed-nodes = ["{{seed}}"]
+            """), system =>
+        {
+            var logger = system.ActorOf(Props.Create(() => new TestOutputLogger(_output)), "test-output-logger");
+            logger.Tell(new InitializeLogger(system.EventStream));
+            system.EventStream.Subscribe(logger, typeof(LogEvent));
+        });
+        _running.Add(host);
+        return host;
+    }
+
+    private async Task Stop(NodeHost host)
+    {
+        _running.Remove(host);
+        await host.DisposeAsync();
+    }
+
+    private static async Task<Actors.Replication.Receiver.PeerStatus?> PeerOf(NodeHost follower, NodeHost peer) =>
+        (await follower.Runtime.StatusAsync()).Peers.SingleOrDefault(p => p.Peer == peer.Runtime.Store.NodeId);
+
+    /// <summary>A seed needs a known port: ask the OS for a free one.</summary>
+    private static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    async Task IAsyncLifetime.DisposeAsync()
+    {
+        foreach (var host in _running.ToList()) await host.DisposeAsync();
+        try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
+    }
+}

@@ -2,9 +2,10 @@ using System.Runtime.InteropServices;
 using Akka.Configuration;
 using ClusterNode.Actors;
 using ClusterNode.Node;
+using ClusterNode.Node.Http;
 
-// cluster-node's host: a cluster member running the replication runtime on HOCON files and --set overrides over
-// the embedded defaults. The HTTP API and the status and verify commands are still to come.
+// cluster-node's host: a cluster member running the replication runtime and the HTTP API on HOCON files and --set
+// overrides over the embedded defaults. The status and verify commands are still to come.
 return await NodeCommand.RunAsync(args);
 
 internal static class NodeCommand
@@ -41,12 +42,25 @@ internal static class NodeCommand
             return Usage;
         }
 
+        HttpServer http;
+        try
+        {
+            http = await HttpServer.StartAsync(node.Runtime, HttpSettings.Create(config.WithDefaults()));
+        }
+        catch (Exception e) when (e is IOException or ConfigurationException)
+        {
+            Console.Error.WriteLine($"cluster-node: cannot start the HTTP API (cluster-node.http.host / cluster-node.http.port): {e.Message}");
+            await node.DisposeAsync();
+            return Usage;
+        }
+
         var stop = new TaskCompletionSource();
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => { context.Cancel = true; stop.TrySetResult(); });
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; stop.TrySetResult(); });
         var runtime = node.Runtime;
-        Console.WriteLine($"cluster-node {runtime.Store.NodeId} at {runtime.Address}, data in {Path.GetFullPath(runtime.Settings.DataDirectory)}; Ctrl-C leaves the cluster and stops it");
+        Console.WriteLine($"cluster-node {runtime.Store.NodeId} at {runtime.Address}, HTTP on {http.Url}, data in {Path.GetFullPath(runtime.Settings.DataDirectory)}; Ctrl-C leaves the cluster and stops it");
         await stop.Task;
+        await http.DisposeAsync();
         await node.DisposeAsync();
         Console.WriteLine("cluster-node stopped");
         return 0;

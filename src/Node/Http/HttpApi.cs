@@ -1,0 +1,193 @@
+using System.Text.Json;
+using Akka.Cluster;
+using ClusterNode.Actors;
+using ClusterNode.Persistence.Blobs;
+using ClusterNode.Persistence.Records;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace ClusterNode.Node.Http;
+
+/// <summary>
+/// The HTTP API of the SPEC. Bad input (a name, a body, a size, a route) gets a 4xx with a JSON <c>{"error"}</c>
+/// saying what was wrong, and changes nothing. Blob bodies are streamed to and from disk, never held in memory.
+/// </summary>
+public static class HttpApi
+{
+    /// <summary>How long a client should wait before asking again for a blob whose bytes are still on their way.</summary>
+    private const int RetryAfterSeconds = 1;
+
+    public static void Map(IEndpointRouteBuilder routes, NodeRuntime node)
+    {
+        var store = node.Store;
+        var settings = node.Settings;
+
+        routes.MapPut("/tables/{table}/records/{id}", async (string table, string id, HttpRequest request) =>
+        {
+            if (NameProblem(table, id) is { } bad) return bad;
+            var body = await ReadLimited(request.Body, settings.RecordMaxBytes);
+            if (body is null) return Error(413, $"record body is over record.max-size ({settings.RecordMaxBytes} bytes)");
+            try
+            {
+                using var json = JsonDocument.Parse(body);
+                if (json.RootElement.ValueKind != JsonValueKind.Object) return Error(400, $"record body must be a JSON object, not {json.RootElement.ValueKind}");
+            }
+            catch (JsonException e)
+            {
+                return Error(400, $"record body is not valid JSON: {e.Message}");
+            }
+            return Write(() => store.PutData(table, id, body), write => Results.Json(RecordJson(write.Record)));
+        });
+
+        routes.MapGet("/tables/{table}/records/{id}", (string table, string id) =>
+        {
+            if (NameProblem(table, id) is { } bad) return bad;
+            var record = store.Get(table, id);
+            return record is null or { Deleted: true } ? Error(404, $"no record {table}/{id}") : Results.Json(RecordJson(record));
+        });
+
+        routes.MapDelete("/tables/{table}/records/{id}", (string table, string id) =>
+        {
+            if (NameProblem(table, id) is { } bad) return bad;
+            return Write(() => store.Delete(table, id), write => write is null ? Error(404, $"no record {table}/{id}") : Results.NoContent());
+        });
+
+        routes.MapPut("/tables/{table}/records/{id}/blobs/{field}", async (string table, string id, string field, HttpRequest request) =>
+        {
+            if (NameProblem(table, id, field) is { } bad) return bad;
+            if (request.ContentLength > settings.BlobMaxSizeBytes) return Error(413, $"blob is over blob.max-size ({settings.BlobMaxSizeBytes} bytes)");
+            using var writer = store.Blobs.BeginWrite();
+            var buffer = new byte[81920];
+            int read;
+            while ((read = await request.Body.ReadAsync(buffer)) > 0)
+            {
+                if (writer.Length + read > settings.BlobMaxSizeBytes) return Error(413, $"blob is over blob.max-size ({settings.BlobMaxSizeBytes} bytes)");
+                writer.Append(buffer.AsSpan(0, read));
+            }
+            var blob = writer.Commit(field, BlobStore.NewFileId());
+            store.Blobs.SyncDirectory();
+            return Write(() => store.PutBlob(table, id, blob), write => Results.Json(RecordJson(write.Record)));
+        });
+
+        routes.MapGet("/tables/{table}/records/{id}/blobs/{field}", (string table, string id, string field) =>
+        {
+            if (NameProblem(table, id, field) is { } bad) return bad;
+            var blob = store.Get(table, id) is { Deleted: false } record ? record.Blob(field) : null;
+            if (blob is null) return Error(404, $"no blob {field} on record {table}/{id}");
+            var file = store.Blobs.TryOpenRead(blob.FileId);
+            if (file is null || file.Length != blob.Size)
+            {
+                file?.Dispose();
+                return RetryLater($"the bytes of blob {field} of {table}/{id} have not arrived on this node yet");
+            }
+            return Results.Stream(file, "application/octet-stream");
+        });
+
+        routes.MapGet("/tables/{table}/digest", (string table) =>
+        {
+            if (Names.Problem("table", table) is { } problem) return Error(400, problem);
+            var digest = new List<object>();
+            byte[]? after = null;
+            while (true)
+            {
+                var page = store.Scan(after, 1000, table);
+                if (page.Count == 0) break;
+                digest.AddRange(page.Where(r => !r.Deleted).Select(r => new
+                {
+                    id = r.Id,
+                    version = r.Version.ToString(),
+                    blobs = r.Blobs.ToDictionary(b => b.Field, b => b.Sha256Hex),
+                }));
+                after = RecordCodec.Key(page[^1].Table, page[^1].Id);
+            }
+            return Results.Json(digest);
+        });
+
+        routes.MapGet("/status", async () =>
+        {
+            var status = await node.StatusAsync();
+            var cluster = Cluster.Get(node.System);
+            return Results.Json(new
+            {
+                nodeId = status.NodeId,
+                lastSequence = status.LastSequence,
+                members = cluster.State.Members.Select(m => new { address = m.Address.ToString(), status = m.Status.ToString() }),
+                peers = status.Peers.Select(p => new
+                {
+                    peer = p.Peer,
+                    address = p.Address.ToString(),
+                    mode = p.Mode,
+                    committed = p.Committed,
+                    durable = p.Durable,
+                    persistedCursor = p.PersistedCursor,
+                    outstandingBlobs = p.OutstandingBlobs,
+                    blobGap = p.BlobGap,
+                    lag = Math.Max(0, p.PeerLastSequence - p.PersistedCursor),
+                    lastProblem = p.LastProblem,
+                }),
+            });
+        });
+
+        routes.MapGet("/health", () =>
+            Cluster.Get(node.System).SelfMember.Status == MemberStatus.Up
+                ? Results.Json(new { status = "up" })
+                : Error(503, $"not an Up cluster member yet ({Cluster.Get(node.System).SelfMember.Status})"));
+
+        routes.MapFallback((HttpRequest request) => Error(404, $"no route {request.Method} {request.Path}"));
+    }
+
+    private static IResult? NameProblem(string table, string id, string? field = null) =>
+        (Names.Problem("table", table) ?? Names.Problem("record id", id) ?? (field is null ? null : Names.Problem("blob field", field))) is { } problem
+            ? Error(400, problem)
+            : null;
+
+    /// <summary>A local write, with the one refusal a client is expected to retry.</summary>
+    private static IResult Write<T>(Func<T> write, Func<T, IResult> ok)
+    {
+        try
+        {
+            return ok(write());
+        }
+        catch (BlobBytesPendingException pending)
+        {
+            return RetryLater(pending.Message);
+        }
+    }
+
+    /// <summary>The body if it is at most <paramref name="maxBytes"/>, else null; never reads more than one byte past.</summary>
+    private static async Task<byte[]?> ReadLimited(Stream body, int maxBytes)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16384];
+        int read;
+        while ((read = await body.ReadAsync(chunk)) > 0)
+        {
+            if (buffer.Length + read > maxBytes) return null;
+            buffer.Write(chunk, 0, read);
+        }
+        return buffer.ToArray();
+    }
+
+    private static object RecordJson(StoredRecord record) => new
+    {
+        id = record.Id,
+        version = record.Version.ToString(),
+        data = JsonSerializer.Deserialize<JsonElement>(record.Data),
+        blobs = record.Blobs.ToDictionary(b => b.Field, b => new { size = b.Size, sha256 = b.Sha256Hex }),
+    };
+
+    private static IResult Error(int status, string message) => Results.Json(new { error = message }, statusCode: status);
+
+    /// <summary>503 with Retry-After: this node has the record, but not yet the bytes of one of its blobs.</summary>
+    private static IResult RetryLater(string message) => new RetryLaterResult(Error(503, message));
+
+    private sealed class RetryLaterResult(IResult inner) : IResult
+    {
+        public Task ExecuteAsync(HttpContext context)
+        {
+            context.Response.Headers.RetryAfter = RetryAfterSeconds.ToString();
+            return inner.ExecuteAsync(context);
+        }
+    }
+}

@@ -1,0 +1,48 @@
+using System.Net;
+using ClusterNode.Actors;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace ClusterNode.Node.Http;
+
+/// <summary>The node's HTTP API on Kestrel, bound to <c>cluster-node.http.host</c>/<c>port</c> (0: any free port).</summary>
+public sealed class HttpServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private HttpServer(WebApplication app, Uri url)
+    {
+        _app = app;
+        Url = url;
+    }
+
+    public Uri Url { get; }
+
+    public static async Task<HttpServer> StartAsync(NodeRuntime node, HttpSettings settings)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            // The API enforces record.max-size and blob.max-size itself while streaming; Kestrel's own 30 MB
+            // default would refuse a large blob before it is read.
+            kestrel.Limits.MaxRequestBodySize = null;
+            kestrel.Listen(IPAddress.TryParse(settings.Host, out var address) ? address : IPAddress.Loopback, settings.Port);
+        });
+        var app = builder.Build();
+        HttpApi.Map(app, node);
+        await app.StartAsync();
+        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new HttpServer(app, new Uri(bound));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}

@@ -5,7 +5,7 @@ using ClusterNode.Node;
 using ClusterNode.Node.Http;
 
 // cluster-node's host: a cluster member running the replication runtime and the HTTP API on HOCON files and --set
-// overrides over the embedded defaults. The status and verify commands are still to come.
+// overrides over the embedded defaults; `status` and `verify` read nodes over that API.
 return await NodeCommand.RunAsync(args);
 
 internal static class NodeCommand
@@ -14,10 +14,19 @@ internal static class NodeCommand
 
     public static async Task<int> RunAsync(string[] args)
     {
-        if (args.Length == 0 || args[0] != "run")
+        switch (args.FirstOrDefault())
         {
-            Console.Error.WriteLine("usage: cluster-node run [--config FILE]... [--set path=value]...");
-            return Usage;
+            case "run":
+                break;
+            case "status":
+                return await ClusterNode.Node.Commands.StatusCommand.RunAsync(args[1..], Console.Out, Console.Error);
+            case "verify":
+                return await ClusterNode.Node.Commands.VerifyCommand.RunAsync(args[1..], Console.Out, Console.Error);
+            default:
+                Console.Error.WriteLine("usage: cluster-node run [--config FILE]... [--set path=value]...");
+                Console.Error.WriteLine("       cluster-node status [--url http://127.0.0.1:8080]");
+                Console.Error.WriteLine("       cluster-node verify --url URL --url URL...");
+                return Usage;
         }
 
         Config config;

@@ -84,6 +84,9 @@ public static class HttpApi
             return Results.Stream(file, "application/octet-stream");
         });
 
+        // Not in the SPEC's list: `cluster-node verify` needs to know which tables to compare.
+        routes.MapGet("/tables", () => Results.Json(store.Tables()));
+
         routes.MapGet("/tables/{table}/digest", (string table) =>
         {
             if (Names.Problem("table", table) is { } problem) return Error(400, problem);

@@ -248,6 +248,25 @@ public sealed partial class RecordStore : IDisposable
         return records;
     }
 
+    /// <summary>The names of the tables that hold at least one record (live or deleted), in order.</summary>
+    public IReadOnlyList<string> Tables()
+    {
+        var tables = new List<string>();
+        using var tx = _lease.Environment.BeginTransaction(TransactionBeginFlags.ReadOnly);
+        using var cursor = tx.CreateCursor(_records);
+        var code = cursor.First().resultCode;
+        while (code == MDBResultCode.Success)
+        {
+            var (_, key, _) = cursor.GetCurrent();
+            var table = RecordCodec.ParseKey(key.AsSpan()).Table;
+            tables.Add(table);
+            // Jump past every key of this table: names hold no byte below '-', so table + 0x01 sorts after them all.
+            var next = System.Text.Encoding.UTF8.GetBytes(table + "\u0001");
+            code = cursor.SetRange(next);
+        }
+        return tables;
+    }
+
     // ---------------------------------------------------------------- internals
 
     private StoredRecord? Read(LightningTransaction tx, byte[] key)

@@ -1,0 +1,42 @@
+using System.Text;
+
+namespace ClusterNode.Node.Commands;
+
+/// <summary>What the client commands share: their options, their HTTP client and their table layout.</summary>
+internal static class CommandLine
+{
+    public const int Usage = 2;
+
+    /// <summary>The --url values in order; null (with the reason written) when an option is wrong.</summary>
+    public static List<Uri>? Urls(string[] options, TextWriter error)
+    {
+        var urls = new List<Uri>();
+        for (var i = 0; i < options.Length; i += 2)
+        {
+            if (options[i] != "--url" || i + 1 >= options.Length)
+            {
+                error.WriteLine($"unknown or incomplete option '{options[i]}' (expected --url URL)");
+                return null;
+            }
+            if (!Uri.TryCreate(options[i + 1], UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+            {
+                error.WriteLine($"--url '{options[i + 1]}' is not an http URL");
+                return null;
+            }
+            urls.Add(url);
+        }
+        return urls;
+    }
+
+    public static HttpClient Client() => new() { Timeout = TimeSpan.FromSeconds(30) };
+
+    public static string Table(string[] headers, IReadOnlyList<string[]> rows)
+    {
+        var widths = headers.Select((h, i) => Math.Max(h.Length, rows.Select(r => r[i].Length).DefaultIfEmpty(0).Max())).ToArray();
+        var text = new StringBuilder();
+        void Line(IEnumerable<string> cells) => text.AppendLine("  " + string.Join("  ", cells.Select((c, i) => c.PadRight(widths[i]))).TrimEnd());
+        Line(headers);
+        foreach (var row in rows) Line(row);
+        return text.ToString();
+    }
+}

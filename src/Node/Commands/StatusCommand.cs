@@ -1,0 +1,44 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace ClusterNode.Node.Commands;
+
+/// <summary><c>cluster-node status [--url URL]</c>: the node's peers, cursors and lag as a table.</summary>
+public static class StatusCommand
+{
+    public static async Task<int> RunAsync(string[] options, TextWriter output, TextWriter error)
+    {
+        var urls = CommandLine.Urls(options, error);
+        if (urls is null) return CommandLine.Usage;
+        var url = urls.Count == 0 ? new Uri("http://127.0.0.1:8080") : urls[0];
+        using var client = CommandLine.Client();
+        JsonElement status;
+        try
+        {
+            status = await client.GetFromJsonAsync<JsonElement>(new Uri(url, "/status"));
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)
+        {
+            error.WriteLine($"cluster-node status: cannot read {url}status: {e.Message}");
+            return 1;
+        }
+
+        output.WriteLine($"node {status.GetProperty("nodeId").GetString()} at {url}, last sequence {status.GetProperty("lastSequence").GetInt64()}");
+        foreach (var member in status.GetProperty("members").EnumerateArray())
+            output.WriteLine($"  member {member.GetProperty("address").GetString()} {member.GetProperty("status").GetString()}");
+        var rows = status.GetProperty("peers").EnumerateArray().Select(peer => new[]
+        {
+            peer.GetProperty("peer").GetString() ?? "",
+            peer.GetProperty("mode").GetString() ?? "",
+            peer.GetProperty("committed").GetInt64().ToString(),
+            peer.GetProperty("durable").GetInt64().ToString(),
+            peer.GetProperty("persistedCursor").GetInt64().ToString(),
+            peer.GetProperty("outstandingBlobs").GetInt64().ToString(),
+            peer.GetProperty("blobGap").GetInt64().ToString(),
+            peer.GetProperty("lag").GetInt64().ToString(),
+        }).ToList();
+        output.Write(CommandLine.Table(["peer", "mode", "committed", "durable", "persisted", "outstanding blobs", "gap", "lag"], rows));
+        if (rows.Count == 0) output.WriteLine("  (no peers)");
+        return 0;
+    }
+}

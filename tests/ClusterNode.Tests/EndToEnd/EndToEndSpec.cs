@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using ClusterNode.Tests.Replication;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ClusterNode.Tests.EndToEnd;
+
+/// <summary>
+/// Real node processes started from the repository's hocon files, driven only over HTTP and the command line.
+/// </summary>
+public sealed class EndToEndSpec : IAsyncLifetime
+{
+    private const int BlobBytes = 50 * 1024;
+    private readonly ITestOutputHelper _output;
+    private readonly string _root = TestData.TempDirectory("e2e");
+    private readonly List<NodeProcess> _nodes = new();
+    private readonly HttpClient _client = new() { Timeout = TimeSpan.FromSeconds(30) };
+
+    public EndToEndSpec(ITestOutputHelper output) => _output = output;
+
+    [Fact]
+    public async Task Seed_scenario_B_converges_through_a_failed_blob_save_and_keeps_every_byte_after_A_is_gone()
+    {
+        var seedPort = NodeProcess.FreePort();
+        var bPort = NodeProcess.FreePort();
+        var a = Start("a", "hocon/local/node1.conf", seedPort, seedPort);
+        await Healthy(a);
+        const string oneFailure = "cluster-node.fault-injection.blob-save { skip = 10, fail-count = 1 }";
+        var b = Start("b", "hocon/local/node2.conf", bPort, seedPort, null, oneFailure);
+        await Healthy(b);
+
+        for (var i = 0; i < 80; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(new Uri(a.Url, $"tables/photos/records/{TestData.Id(i)}"), Json($$"""{"n":{{i}}}"""))).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(new Uri(a.Url, $"tables/photos/records/{TestData.Id(i)}/blobs/image"), new ByteArrayContent(TestData.Blob(i, BlobBytes)))).StatusCode);
+        }
+        var lastOfA = (await Status(a)).GetProperty("lastSequence").GetInt64();
+        var clock = Stopwatch.StartNew();
+        await Eventually(async () => Assert.Equal(lastOfA, PersistedCursorFor(await Status(b), await NodeId(a))));
+        _output.WriteLine($"B caught up with 80 x 50 KB within {clock.Elapsed.TotalSeconds:F2} s of the last write (polled every 200 ms)");
+
+        Assert.Equal(0, await Cli("verify", "--url", a.Url.ToString(), "--url", b.Url.ToString()));
+
+        // B restarts on its data directory, on the same ports: its cursor for A is recovered, not 0.
+        await b.StopAsync();
+        _nodes.Remove(b);
+        b = Start("b", "hocon/local/node2.conf", bPort, seedPort, b.HttpPort);
+        await Healthy(b);
+        await Eventually(async () => Assert.Equal(lastOfA, PersistedCursorFor(await Status(b), await NodeId(a))));
+        Assert.Equal(0, await Cli("status", "--url", b.Url.ToString()));
+
+        // A goes away: everything must be read from B alone, byte for byte.
+        await a.StopAsync();
+        for (var i = 0; i < 80; i++)
+        {
+            var response = await _client.GetAsync(new Uri(b.Url, $"tables/photos/records/{TestData.Id(i)}/blobs/image"));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(TestData.Blob(i, BlobBytes), await response.Content.ReadAsByteArrayAsync());
+        }
+    }
+
+    private NodeProcess Start(string name, string hocon, int akkaPort, int seedPort, int? httpPort = null, params string[] settings)
+    {
+        var node = NodeProcess.Start(name, hocon, Path.Combine(_root, name), akkaPort, seedPort, _output, httpPort, settings);
+        _nodes.Add(node);
+        return node;
+    }
+
+    private async Task Healthy(NodeProcess node) =>
+        await Eventually(async () => Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync(new Uri(node.Url, "health"))).StatusCode));
+
+    private async Task<JsonElement> Status(NodeProcess node) => await _client.GetFromJsonAsync<JsonElement>(new Uri(node.Url, "status"));
+
+    private async Task<string> NodeId(NodeProcess node) => (await Status(node)).GetProperty("nodeId").GetString()!;
+
+    private static long? PersistedCursorFor(JsonElement status, string peer) =>
+        status.GetProperty("peers").EnumerateArray().Where(p => p.GetProperty("peer").GetString() == peer)
+            .Select(p => (long?)p.GetProperty("persistedCursor").GetInt64()).FirstOrDefault();
+
+    /// <summary>Runs a cluster-node client command as a process; its output goes to the test log.</summary>
+    private async Task<int> Cli(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "cluster-node.dll"));
+        foreach (var arg in args) info.ArgumentList.Add(arg);
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        _output.WriteLine($"cluster-node {string.Join(' ', args)} -> exit {process.ExitCode}\n{await stdout}{await stderr}");
+        return process.ExitCode;
+    }
+
+    private static StringContent Json(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
+
+    private static async Task Eventually(Func<Task> assertion)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (true)
+        {
+            try
+            {
+                await assertion();
+                return;
+            }
+            catch (Exception) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(200); // the test's poll interval
+            }
+        }
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var node in _nodes) await node.DisposeAsync();
+        _client.Dispose();
+        try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
+    }
+}

@@ -62,6 +62,69 @@ public sealed class EndToEndSpec : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task Three_nodes_writing_at_once_to_overlapping_ids_end_equal_by_verify()
+    {
+        var seedPort = NodeProcess.FreePort();
+        var nodes = new[]
+        {
+            Start("n1", "hocon/local/node1.conf", seedPort, seedPort),
+            Start("n2", "hocon/local/node2.conf", NodeProcess.FreePort(), seedPort),
+            Start("n3", "hocon/local/node3.conf", NodeProcess.FreePort(), seedPort),
+        };
+        foreach (var node in nodes) await Healthy(node);
+        await Eventually(async () => Assert.Equal(3, (await Status(nodes[0])).GetProperty("members").GetArrayLength()));
+
+        // Each node writes 30 records; ids 0..9 are written by all three, so last-writer-wins decides them.
+        await Task.WhenAll(nodes.Select((node, n) => Task.Run(async () =>
+        {
+            for (var i = 0; i < 30; i++)
+            {
+                var id = i < 10 ? $"shared-{i}" : $"own-{n}-{i}";
+                // A shared record may hold a peer's blob whose bytes are still on their way (503 + Retry-After):
+                // retry as a client would.
+                await Retrying(() => _client.PutAsync(new Uri(node.Url, $"tables/docs/records/{id}"), Json($$"""{"by":{{n}},"i":{{i}}}""")));
+                await Retrying(() => _client.PutAsync(new Uri(node.Url, $"tables/docs/records/{id}/blobs/file"), new ByteArrayContent(TestData.Blob(n * 1000 + i, 20_000))));
+            }
+        })));
+
+        var urls = nodes.SelectMany(n => new[] { "--url", n.Url.ToString() }).ToArray();
+        await Eventually(async () => Assert.Equal(0, await Cli(["verify", .. urls])));
+    }
+
+    [Fact]
+    public async Task A_follower_killed_mid_catch_up_converges_with_every_blob_intact_after_restart()
+    {
+        const int records = 200;
+        var seedPort = NodeProcess.FreePort();
+        var a = Start("a", "hocon/local/node1.conf", seedPort, seedPort);
+        await Healthy(a);
+        for (var i = 0; i < records; i++)
+        {
+            await _client.PutAsync(new Uri(a.Url, $"tables/photos/records/{TestData.Id(i)}"), Json($$"""{"n":{{i}}}"""));
+            await _client.PutAsync(new Uri(a.Url, $"tables/photos/records/{TestData.Id(i)}/blobs/image"), new ByteArrayContent(TestData.Blob(i, BlobBytes)));
+        }
+        var lastOfA = (await Status(a)).GetProperty("lastSequence").GetInt64();
+        var aId = await NodeId(a);
+
+        // B catches up slowly and is killed (SIGKILL) halfway, with blobs written but not yet durable.
+        var bPort = NodeProcess.FreePort();
+        var b = Start("b", "hocon/local/node2.conf", bPort, seedPort, null, "cluster-node.fault-injection.blob-save.chunk-delay = 15ms");
+        await Eventually(async () => Assert.InRange(PersistedCursorFor(await Status(b), aId) ?? 0, 1, lastOfA - 1));
+        await b.KillAsync();
+        _nodes.Remove(b);
+
+        b = Start("b", "hocon/local/node2.conf", bPort, seedPort);
+        await Eventually(async () => Assert.Equal(lastOfA, PersistedCursorFor(await Status(b), aId)));
+        await a.StopAsync();
+        for (var i = 0; i < records; i++)
+        {
+            var response = await _client.GetAsync(new Uri(b.Url, $"tables/photos/records/{TestData.Id(i)}/blobs/image"));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(TestData.Blob(i, BlobBytes), await response.Content.ReadAsByteArrayAsync());
+        }
+    }
+
     private NodeProcess Start(string name, string hocon, int akkaPort, int seedPort, int? httpPort = null, params string[] settings)
     {
         var node = NodeProcess.Start(name, hocon, Path.Combine(_root, name), akkaPort, seedPort, _output, httpPort, settings);
@@ -92,6 +155,19 @@ public sealed class EndToEndSpec : IAsyncLifetime
         await process.WaitForExitAsync();
         _output.WriteLine($"cluster-node {string.Join(' ', args)} -> exit {process.ExitCode}\n{await stdout}{await stderr}");
         return process.ExitCode;
+    }
+
+    /// <summary>A write retried while the node answers 503 with Retry-After, as a client is expected to.</summary>
+    private static async Task Retrying(Func<Task<HttpResponseMessage>> write)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var response = await write();
+            if (response.StatusCode == HttpStatusCode.OK) return;
+            Assert.True(response.StatusCode == HttpStatusCode.ServiceUnavailable && response.Headers.RetryAfter is not null && attempt < 100,
+                $"write got {(int)response.StatusCode} after {attempt} retries");
+            await Task.Delay(100);
+        }
     }
 
     private static StringContent Json(string json) => new(json, System.Text.Encoding.UTF8, "application/json");

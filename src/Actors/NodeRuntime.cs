@@ -42,7 +42,15 @@ public sealed class NodeRuntime : IAsyncDisposable
         try
         {
             onSystemStarted?.Invoke(system);
-            var store = RecordStore.Open(settings.Store);
+            RecordStore store;
+            try
+            {
+                store = RecordStore.Open(settings.Store);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new ConfigurationException($"cluster-node.data-dir '{settings.DataDirectory}' cannot hold the node's data: {e.Message}", e);
+            }
             var hub = system.ActorOf(ReplicationHub.Props(store, settings), ReplicationHub.Name);
             return new NodeRuntime(system, store, hub, settings);
         }

@@ -45,9 +45,9 @@ internal static class NodeCommand
         {
             node = NodeHost.Start(config);
         }
-        catch (Exception e) when (e is ConfigurationException or IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException)
+        catch (Exception e)
         {
-            Console.Error.WriteLine($"cluster-node: cannot start: {e.Message}");
+            Console.Error.WriteLine($"cluster-node: cannot start: {StartFailure(e)}");
             return Usage;
         }
 
@@ -73,6 +73,18 @@ internal static class NodeCommand
         await node.DisposeAsync();
         Console.WriteLine("cluster-node stopped");
         return 0;
+    }
+
+    /// <summary>One line that names what stopped start-up: the key, the file or the port, not a stack trace.</summary>
+    private static string StartFailure(Exception error)
+    {
+        var chain = new List<Exception>();
+        for (var e = error; e is not null; e = e.InnerException) chain.Add(e);
+        chain.AddRange(chain.OfType<AggregateException>().SelectMany(a => a.Flatten().InnerExceptions).ToList());
+        if (chain.OfType<System.Net.Sockets.SocketException>().Any(s => s.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse))
+            return "akka.remote.dot-netty.tcp.hostname/port: the address is already in use";
+        if (chain.OfType<ConfigurationException>().FirstOrDefault() is { } config) return config.Message;
+        return chain.Last(e => e is not AggregateException).Message;
     }
 
     /// <summary>--config files and --set lines in order, later ones winning, over a single cluster member on loopback.</summary>

@@ -125,6 +125,33 @@ public sealed class EndToEndSpec : IAsyncLifetime
         }
     }
 
+    [Theory]
+    [InlineData("missing-file", "nope.conf")]
+    [InlineData("wrong-type", "cluster-node.replication.window")]
+    [InlineData("akka-port-in-use", "akka.remote.dot-netty.tcp")]
+    [InlineData("http-port-in-use", "cluster-node.http.port")]
+    [InlineData("unwritable-data-dir", "cluster-node.data-dir")]
+    public async Task Bad_configuration_stops_start_up_with_one_message_naming_the_key_or_file_and_exit_code_2(string problem, string named)
+    {
+        using var busy = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        busy.Start();
+        var busyPort = ((IPEndPoint)busy.LocalEndpoint).Port;
+        var args = new List<string> { "run", "--set", $"cluster-node.data-dir = \"{Path.Combine(_root, problem).Replace("\\", "/")}\"" };
+        args.AddRange(problem switch
+        {
+            "missing-file" => ["--config", "nope.conf"],
+            "wrong-type" => ["--set", "cluster-node.replication.window = lots"],
+            "akka-port-in-use" => ["--set", $"akka.remote.dot-netty.tcp.port = {busyPort}", "--set", $"cluster-node.http.port = {NodeProcess.FreePort()}"],
+            "http-port-in-use" => ["--set", $"akka.remote.dot-netty.tcp.port = {NodeProcess.FreePort()}", "--set", $"cluster-node.http.port = {busyPort}"],
+            _ => ["--set", "cluster-node.data-dir = \"/proc/cluster-node-cannot-write-here\"", "--set", $"akka.remote.dot-netty.tcp.port = {NodeProcess.FreePort()}"],
+        });
+        var (exitCode, error) = await CliWithError([.. args]);
+        Assert.Equal(2, exitCode);
+        var message = error.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("cluster-node:")).ToList();
+        Assert.Single(message);
+        Assert.Contains(named, message[0]);
+    }
+
     private NodeProcess Start(string name, string hocon, int akkaPort, int seedPort, int? httpPort = null, params string[] settings)
     {
         var node = NodeProcess.Start(name, hocon, Path.Combine(_root, name), akkaPort, seedPort, _output, httpPort, settings);
@@ -144,7 +171,9 @@ public sealed class EndToEndSpec : IAsyncLifetime
             .Select(p => (long?)p.GetProperty("persistedCursor").GetInt64()).FirstOrDefault();
 
     /// <summary>Runs a cluster-node client command as a process; its output goes to the test log.</summary>
-    private async Task<int> Cli(params string[] args)
+    private async Task<int> Cli(params string[] args) => (await CliWithError(args)).ExitCode;
+
+    private async Task<(int ExitCode, string Error)> CliWithError(params string[] args)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "cluster-node.dll"));
@@ -153,8 +182,9 @@ public sealed class EndToEndSpec : IAsyncLifetime
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
-        _output.WriteLine($"cluster-node {string.Join(' ', args)} -> exit {process.ExitCode}\n{await stdout}{await stderr}");
-        return process.ExitCode;
+        var error = await stderr;
+        _output.WriteLine($"cluster-node {string.Join(' ', args)} -> exit {process.ExitCode}\n{await stdout}{error}");
+        return (process.ExitCode, error);
     }
 
     /// <summary>A write retried while the node answers 503 with Retry-After, as a client is expected to.</summary>

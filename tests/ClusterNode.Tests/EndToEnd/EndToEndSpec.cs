@@ -152,6 +152,36 @@ public sealed class EndToEndSpec : IAsyncLifetime
         Assert.Contains(named, message[0]);
     }
 
+    [Fact]
+    public async Task Bad_input_to_a_real_node_gets_a_json_4xx_and_leaves_its_data_unchanged()
+    {
+        var port = NodeProcess.FreePort();
+        var node = Start("solo", "hocon/single.conf", port, port, null, "cluster-node.blob.max-size = 64 KiB");
+        await Healthy(node);
+        await _client.PutAsync(new Uri(node.Url, "tables/people/records/bob"), Json("""{"kept":true}"""));
+        var before = await _client.GetStringAsync(new Uri(node.Url, "tables/people/digest"));
+        var lastBefore = (await Status(node)).GetProperty("lastSequence").GetInt64();
+
+        var attempts = new (string Method, string Path, HttpContent? Body)[]
+        {
+            ("PUT", "tables/people/records/bob", new StringContent("{not json")),
+            ("PUT", "tables/people/records/bob", new StringContent("[1,2,3]")),
+            ("PUT", "tables/a%2Fb/records/x", Json("""{"a":1}""")),
+            ("PUT", $"tables/people/records/{new string('x', 300)}", Json("""{"a":1}""")),
+            ("PUT", "tables/people/records/bob/blobs/photo", new ByteArrayContent(new byte[100 * 1024])),
+            ("GET", "no/such/route", null),
+        };
+        foreach (var (method, path, body) in attempts)
+        {
+            var response = await _client.SendAsync(new HttpRequestMessage(new HttpMethod(method), new Uri(node.Url, path)) { Content = body });
+            Assert.InRange((int)response.StatusCode, 400, 499);
+            var error = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.False(string.IsNullOrWhiteSpace(error.GetProperty("error").GetString()), $"{method} {path}: no error message");
+        }
+        Assert.Equal(before, await _client.GetStringAsync(new Uri(node.Url, "tables/people/digest")));
+        Assert.Equal(lastBefore, (await Status(node)).GetProperty("lastSequence").GetInt64());
+    }
+
     private NodeProcess Start(string name, string hocon, int akkaPort, int seedPort, int? httpPort = null, params string[] settings)
     {
         var node = NodeProcess.Start(name, hocon, Path.Combine(_root, name), akkaPort, seedPort, _output, httpPort, settings);

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using ClusterNode.Tests.Replication;
+using ClusterNode.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -24,8 +25,8 @@ public sealed class EndToEndSpec : IAsyncLifetime
     [Fact]
     public async Task Seed_scenario_B_converges_through_a_failed_blob_save_and_keeps_every_byte_after_A_is_gone()
     {
-        var seedPort = NodeProcess.FreePort();
-        var bPort = NodeProcess.FreePort();
+        var seedPort = Loopback.FreePort();
+        var bPort = Loopback.FreePort();
         var a = Start("a", "hocon/local/node1.conf", seedPort, seedPort);
         await Healthy(a);
         const string oneFailure = "cluster-node.fault-injection.blob-save { skip = 10, fail-count = 1 }";
@@ -39,7 +40,7 @@ public sealed class EndToEndSpec : IAsyncLifetime
         }
         var lastOfA = (await Status(a)).GetProperty("lastSequence").GetInt64();
         var clock = Stopwatch.StartNew();
-        await Eventually(async () => Assert.Equal(lastOfA, PersistedCursorFor(await Status(b), await NodeId(a))));
+        await Loopback.Eventually(async () => Assert.Equal(lastOfA, PersistedCursorFor(await Status(b), await NodeId(a))));
         _output.WriteLine($"B caught up with 80 x 50 KB within {clock.Elapsed.TotalSeconds:F2} s of the last write (polled every 200 ms)");
 
         Assert.Equal(0, await Cli("verify", "--url", a.Url.ToString(), "--url", b.Url.ToString()));
@@ -49,7 +50,7 @@ public sealed class EndToEndSpec : IAsyncLifetime
         _nodes.Remove(b);
         b = Start("b", "hocon/local/node2.conf", bPort, seedPort, b.HttpPort);
         await Healthy(b);
-        await Eventually(async () => Assert.Equal(lastOfA, PersistedCursorFor(await Status(b), await NodeId(a))));
+        await Loopback.Eventually(async () => Assert.Equal(lastOfA, PersistedCursorFor(await Status(b), await NodeId(a))));
         Assert.Equal(0, await Cli("status", "--url", b.Url.ToString()));
 
         // A goes away: everything must be read from B alone, byte for byte.
@@ -65,15 +66,15 @@ public sealed class EndToEndSpec : IAsyncLifetime
     [Fact]
     public async Task Three_nodes_writing_at_once_to_overlapping_ids_end_equal_by_verify()
     {
-        var seedPort = NodeProcess.FreePort();
+        var seedPort = Loopback.FreePort();
         var nodes = new[]
         {
             Start("n1", "hocon/local/node1.conf", seedPort, seedPort),
-            Start("n2", "hocon/local/node2.conf", NodeProcess.FreePort(), seedPort),
-            Start("n3", "hocon/local/node3.conf", NodeProcess.FreePort(), seedPort),
+            Start("n2", "hocon/local/node2.conf", Loopback.FreePort(), seedPort),
+            Start("n3", "hocon/local/node3.conf", Loopback.FreePort(), seedPort),
         };
         foreach (var node in nodes) await Healthy(node);
-        await Eventually(async () => Assert.Equal(3, (await Status(nodes[0])).GetProperty("members").GetArrayLength()));
+        await Loopback.Eventually(async () => Assert.Equal(3, (await Status(nodes[0])).GetProperty("members").GetArrayLength()));
 
         // Each node writes 30 records; ids 0..9 are written by all three, so last-writer-wins decides them.
         await Task.WhenAll(nodes.Select((node, n) => Task.Run(async () =>
@@ -89,14 +90,14 @@ public sealed class EndToEndSpec : IAsyncLifetime
         })));
 
         var urls = nodes.SelectMany(n => new[] { "--url", n.Url.ToString() }).ToArray();
-        await Eventually(async () => Assert.Equal(0, await Cli(["verify", .. urls])));
+        await Loopback.Eventually(async () => Assert.Equal(0, await Cli(["verify", .. urls])));
     }
 
     [Fact]
     public async Task A_follower_killed_mid_catch_up_converges_with_every_blob_intact_after_restart()
     {
         const int records = 200;
-        var seedPort = NodeProcess.FreePort();
+        var seedPort = Loopback.FreePort();
         var a = Start("a", "hocon/local/node1.conf", seedPort, seedPort);
         await Healthy(a);
         for (var i = 0; i < records; i++)
@@ -108,14 +109,14 @@ public sealed class EndToEndSpec : IAsyncLifetime
         var aId = await NodeId(a);
 
         // B catches up slowly and is killed (SIGKILL) halfway, with blobs written but not yet durable.
-        var bPort = NodeProcess.FreePort();
+        var bPort = Loopback.FreePort();
         var b = Start("b", "hocon/local/node2.conf", bPort, seedPort, null, "cluster-node.fault-injection.blob-save.chunk-delay = 15ms");
-        await Eventually(async () => Assert.InRange(PersistedCursorFor(await Status(b), aId) ?? 0, 1, lastOfA - 1));
+        await Loopback.Eventually(async () => Assert.InRange(PersistedCursorFor(await Status(b), aId) ?? 0, 1, lastOfA - 1));
         await b.KillAsync();
         _nodes.Remove(b);
 
         b = Start("b", "hocon/local/node2.conf", bPort, seedPort);
-        await Eventually(async () => Assert.Equal(lastOfA, PersistedCursorFor(await Status(b), aId)));
+        await Loopback.Eventually(async () => Assert.Equal(lastOfA, PersistedCursorFor(await Status(b), aId)));
         await a.StopAsync();
         for (var i = 0; i < records; i++)
         {
@@ -141,9 +142,9 @@ public sealed class EndToEndSpec : IAsyncLifetime
         {
             "missing-file" => ["--config", "nope.conf"],
             "wrong-type" => ["--set", "cluster-node.replication.window = lots"],
-            "akka-port-in-use" => ["--set", $"akka.remote.dot-netty.tcp.port = {busyPort}", "--set", $"cluster-node.http.port = {NodeProcess.FreePort()}"],
-            "http-port-in-use" => ["--set", $"akka.remote.dot-netty.tcp.port = {NodeProcess.FreePort()}", "--set", $"cluster-node.http.port = {busyPort}"],
-            _ => ["--set", "cluster-node.data-dir = \"/proc/cluster-node-cannot-write-here\"", "--set", $"akka.remote.dot-netty.tcp.port = {NodeProcess.FreePort()}"],
+            "akka-port-in-use" => ["--set", $"akka.remote.dot-netty.tcp.port = {busyPort}", "--set", $"cluster-node.http.port = {Loopback.FreePort()}"],
+            "http-port-in-use" => ["--set", $"akka.remote.dot-netty.tcp.port = {Loopback.FreePort()}", "--set", $"cluster-node.http.port = {busyPort}"],
+            _ => ["--set", "cluster-node.data-dir = \"/proc/cluster-node-cannot-write-here\"", "--set", $"akka.remote.dot-netty.tcp.port = {Loopback.FreePort()}"],
         });
         var (exitCode, error) = await CliWithError([.. args]);
         Assert.Equal(2, exitCode);
@@ -155,7 +156,7 @@ public sealed class EndToEndSpec : IAsyncLifetime
     [Fact]
     public async Task Bad_input_to_a_real_node_gets_a_json_4xx_and_leaves_its_data_unchanged()
     {
-        var port = NodeProcess.FreePort();
+        var port = Loopback.FreePort();
         var node = Start("solo", "hocon/single.conf", port, port, null, "cluster-node.blob.max-size = 64 KiB");
         await Healthy(node);
         await _client.PutAsync(new Uri(node.Url, "tables/people/records/bob"), Json("""{"kept":true}"""));
@@ -190,7 +191,7 @@ public sealed class EndToEndSpec : IAsyncLifetime
     }
 
     private async Task Healthy(NodeProcess node) =>
-        await Eventually(async () => Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync(new Uri(node.Url, "health"))).StatusCode));
+        await Loopback.Eventually(async () => Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync(new Uri(node.Url, "health"))).StatusCode));
 
     private async Task<JsonElement> Status(NodeProcess node) => await _client.GetFromJsonAsync<JsonElement>(new Uri(node.Url, "status"));
 
@@ -231,23 +232,6 @@ public sealed class EndToEndSpec : IAsyncLifetime
     }
 
     private static StringContent Json(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
-
-    private static async Task Eventually(Func<Task> assertion)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (true)
-        {
-            try
-            {
-                await assertion();
-                return;
-            }
-            catch (Exception) when (DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(200); // the test's poll interval
-            }
-        }
-    }
 
     public Task InitializeAsync() => Task.CompletedTask;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
+using ClusterNode.Tests.Support;
 using Xunit.Abstractions;
 
 namespace ClusterNode.Tests.EndToEnd;
@@ -32,7 +32,7 @@ public sealed class NodeProcess : IAsyncDisposable
     public static NodeProcess Start(string name, string hoconFile, string dataDirectory, int akkaPort, int seedPort, ITestOutputHelper output,
         int? httpPort = null, params string[] extraSettings)
     {
-        var http = httpPort ?? FreePort();
+        var http = httpPort ?? Loopback.FreePort();
         var args = new List<string>
         {
             Path.Combine(AppContext.BaseDirectory, "cluster-node.dll"), "run",
@@ -76,15 +76,6 @@ public sealed class NodeProcess : IAsyncDisposable
         try { await StopAsync(); }
         catch (OperationCanceledException) { await KillAsync(); }
         _process.Dispose();
-    }
-
-    public static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 
     private static void Log(ITestOutputHelper output, string name, string? line)

@@ -1,11 +1,11 @@
 using System.Net;
-using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Event;
 using Akka.TestKit.Xunit2.Internals;
 using ClusterNode.Node;
 using ClusterNode.Tests.Replication;
+using ClusterNode.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -27,10 +27,10 @@ public sealed class ClusterMembershipSpec : Akka.TestKit.Xunit2.TestKit, IAsyncL
     [Fact]
     public async Task Members_replicate_as_they_come_up_and_resume_from_the_persisted_cursor_when_they_return()
     {
-        var seedPort = FreePort();
+        var seedPort = Loopback.FreePort();
         var seed = $"akka.tcp://cluster-node@127.0.0.1:{seedPort}";
         var a = Start("a", seedPort, seed);
-        var b = Start("b", FreePort(), seed);
+        var b = Start("b", Loopback.FreePort(), seed);
 
         long lastOfA = 0;
         for (var i = 0; i < 10; i++) lastOfA = a.Runtime.WriteBlob("t", $"r{i}", "f", TestData.Blob(i, 30_000)).Sequence;
@@ -40,7 +40,7 @@ public sealed class ClusterMembershipSpec : Akka.TestKit.Xunit2.TestKit, IAsyncL
         // B leaves gracefully; A goes on writing; B returns on another port and resumes where it was.
         await Stop(b);
         for (var i = 10; i < 15; i++) lastOfA = a.Runtime.WriteBlob("t", $"r{i}", "f", TestData.Blob(i, 30_000)).Sequence;
-        b = Start("b", FreePort(), seed);
+        b = Start("b", Loopback.FreePort(), seed);
         await AwaitAssertAsync(async () => Assert.Equal(lastOfA, (await PeerOf(b, a))?.PersistedCursor),
             TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(200));
         Assert.Equal(5, (await PeerOf(b, a))!.RecordsReceived); // only what it missed, from its cursor
@@ -83,16 +83,6 @@ public sealed class ClusterMembershipSpec : Akka.TestKit.Xunit2.TestKit, IAsyncL
 
     private static async Task<Actors.Replication.Receiver.PeerStatus?> PeerOf(NodeHost follower, NodeHost peer) =>
         (await follower.Runtime.StatusAsync()).Peers.SingleOrDefault(p => p.Peer == peer.Runtime.Store.NodeId);
-
-    /// <summary>A seed needs a known port: ask the OS for a free one.</summary>
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 
     public Task InitializeAsync() => Task.CompletedTask;
 

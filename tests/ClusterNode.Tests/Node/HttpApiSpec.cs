@@ -1,12 +1,12 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json;
 using Akka.Configuration;
 using ClusterNode.Node;
 using ClusterNode.Node.Http;
 using ClusterNode.Persistence.Records;
 using ClusterNode.Tests.Replication;
+using ClusterNode.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -28,15 +28,15 @@ public sealed class HttpApiSpec : IAsyncLifetime
     [Fact]
     public async Task A_record_and_a_blob_written_on_one_node_are_read_byte_for_byte_from_another()
     {
-        var seedPort = FreePort();
+        var seedPort = Loopback.FreePort();
         var a = await Start("a", seedPort, $"akka.tcp://cluster-node@127.0.0.1:{seedPort}");
-        var b = await Start("b", FreePort(), $"akka.tcp://cluster-node@127.0.0.1:{seedPort}");
+        var b = await Start("b", Loopback.FreePort(), $"akka.tcp://cluster-node@127.0.0.1:{seedPort}");
         var photo = TestData.Blob(7, 300_000);
 
         Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(Url(a, "/tables/people/records/alice"), Json("""{"name":"Alice"}"""))).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(Url(a, "/tables/people/records/alice/blobs/photo"), new ByteArrayContent(photo))).StatusCode);
 
-        await Eventually(async () =>
+        await Loopback.Eventually(async () =>
         {
             var response = await _client.GetAsync(Url(b, "/tables/people/records/alice/blobs/photo"));
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -49,7 +49,7 @@ public sealed class HttpApiSpec : IAsyncLifetime
         Assert.Equal(await _client.GetStringAsync(Url(a, "/tables/people/digest")), await _client.GetStringAsync(Url(b, "/tables/people/digest")));
 
         Assert.Equal(HttpStatusCode.NoContent, (await _client.DeleteAsync(Url(a, "/tables/people/records/alice"))).StatusCode);
-        await Eventually(async () => Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(b, "/tables/people/records/alice"))).StatusCode));
+        await Loopback.Eventually(async () => Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(b, "/tables/people/records/alice"))).StatusCode));
     }
 
     [Theory]
@@ -63,7 +63,7 @@ public sealed class HttpApiSpec : IAsyncLifetime
     [InlineData("GET", "/no/such/route", "", 404)]
     public async Task Bad_input_must_get_a_json_error_and_change_nothing(string method, string path, string body, int expected)
     {
-        var node = await Start("solo", FreePort(), seed: null,
+        var node = await Start("solo", Loopback.FreePort(), seed: null,
             "cluster-node.blob.max-size = 1 KiB\ncluster-node.record.max-size = 2 KiB");
         await _client.PutAsync(Url(node, "/tables/people/records/bob"), Json("""{"kept":true}"""));
         var before = await _client.GetStringAsync(Url(node, "/tables/people/digest"));
@@ -84,7 +84,7 @@ public sealed class HttpApiSpec : IAsyncLifetime
     [Fact]
     public async Task A_blob_whose_bytes_have_not_arrived_gets_503_with_retry_after_never_wrong_bytes()
     {
-        var node = await Start("solo", FreePort(), seed: null);
+        var node = await Start("solo", Loopback.FreePort(), seed: null);
         var store = node.Host.Runtime.Store;
         // A record replicated from a peer whose blob is still on its way.
         var bytes = TestData.Blob(3, 5000);
@@ -119,32 +119,6 @@ public sealed class HttpApiSpec : IAsyncLifetime
     private static Uri Url((NodeHost Host, HttpServer Http) node, string path) => new(node.Http.Url, path);
 
     private static StringContent Json(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
-
-    private static async Task Eventually(Func<Task> assertion)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            try
-            {
-                await assertion();
-                return;
-            }
-            catch (Exception) when (DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(200); // a poll interval in the test, not in product code
-            }
-        }
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 
     public Task InitializeAsync() => Task.CompletedTask;
 

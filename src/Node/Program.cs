@@ -68,8 +68,16 @@ internal static class NodeCommand
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; stop.TrySetResult(); });
         var runtime = node.Runtime;
         Console.WriteLine($"cluster-node {runtime.Store.NodeId} at {runtime.Address}, HTTP on {http.Url}, data in {Path.GetFullPath(runtime.Settings.DataDirectory)}; Ctrl-C leaves the cluster and stops it");
-        await stop.Task;
+        var ended = await Task.WhenAny(stop.Task, runtime.System.WhenTerminated);
         await http.DisposeAsync();
+        if (ended != stop.Task)
+        {
+            // Downed by the cluster (the split-brain resolver chose the other side): the ActorSystem is gone, so the
+            // process ends too, for its supervisor to start it again; it then rejoins and resumes from its cursors.
+            Console.Error.WriteLine("cluster-node: this node was removed from the cluster; exiting so that it can be restarted");
+            await node.DisposeAsync();
+            return 1;
+        }
         await node.DisposeAsync();
         Console.WriteLine("cluster-node stopped");
         return 0;

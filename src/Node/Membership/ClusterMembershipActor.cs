@@ -15,9 +15,11 @@ internal sealed class ClusterMembershipActor : ReceiveActor
     {
         _hub = hub;
         Receive<ClusterEvent.MemberUp>(up => Connect(up.Member, "up"));
+        // While an unreachable member blocks convergence, a new one is only WeaklyUp: replicate from it already.
+        Receive<ClusterEvent.MemberWeaklyUp>(weaklyUp => Connect(weaklyUp.Member, "weakly up"));
         Receive<ClusterEvent.ReachableMember>(reachable =>
         {
-            if (reachable.Member.Status == MemberStatus.Up) Connect(reachable.Member, "reachable again");
+            if (reachable.Member.Status is MemberStatus.Up or MemberStatus.WeaklyUp) Connect(reachable.Member, "reachable again");
         });
         Receive<ClusterEvent.UnreachableMember>(unreachable => Disconnect(unreachable.Member, "unreachable"));
         Receive<ClusterEvent.MemberExited>(exited => Disconnect(exited.Member, "exited"));

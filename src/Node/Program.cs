@@ -10,7 +10,7 @@ return await NodeCommand.RunAsync(args);
 
 internal static class NodeCommand
 {
-    private const int Usage = 2;
+    private const int Usage = ClusterNode.Node.Commands.CommandLine.Usage;
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -30,9 +30,11 @@ internal static class NodeCommand
         }
 
         Config config;
+        HttpSettings httpSettings;
         try
         {
             config = Load(args[1..]);
+            httpSettings = HttpSettings.Create(config.WithDefaults());
         }
         catch (Exception e) when (e is ArgumentException or IOException or ConfigurationException)
         {
@@ -54,9 +56,9 @@ internal static class NodeCommand
         HttpServer http;
         try
         {
-            http = await HttpServer.StartAsync(node.Runtime, HttpSettings.Create(config.WithDefaults()));
+            http = await HttpServer.StartAsync(node.Runtime, httpSettings);
         }
-        catch (Exception e) when (e is IOException or ConfigurationException)
+        catch (IOException e)
         {
             Console.Error.WriteLine($"cluster-node: cannot start the HTTP API (cluster-node.http.host / cluster-node.http.port): {e.Message}");
             await node.DisposeAsync();

@@ -1,8 +1,6 @@
 using System.Net;
 using Akka.Actor;
 using Akka.Configuration;
-using Akka.Event;
-using Akka.TestKit.Xunit2.Internals;
 using ClusterNode.Node;
 using ClusterNode.Tests.Replication;
 using ClusterNode.Tests.Support;
@@ -65,12 +63,7 @@ public sealed class ClusterMembershipSpec : Akka.TestKit.Xunit2.TestKit, IAsyncL
             akka.loggers = []
             akka.remote.dot-netty.tcp.port = {{port}}
             akka.cluster.seed-nodes = ["{{seed}}"]
-            """), system =>
-        {
-            var logger = system.ActorOf(Props.Create(() => new TestOutputLogger(_output)), "test-output-logger");
-            logger.Tell(new InitializeLogger(system.EventStream));
-            system.EventStream.Subscribe(logger, typeof(LogEvent));
-        });
+            """), system => TestLogging.AttachTo(system, _output));
         _running.Add(host);
         return host;
     }

@@ -1,10 +1,9 @@
 using Akka.Actor;
 using Akka.Configuration;
-using Akka.Event;
-using Akka.TestKit.Xunit2.Internals;
 using ClusterNode.Actors;
 using ClusterNode.Actors.Replication;
 using ClusterNode.Persistence.Records;
+using ClusterNode.Tests.Support;
 using Xunit.Abstractions;
 
 namespace ClusterNode.Tests.Replication;
@@ -44,12 +43,7 @@ public sealed class ReplicationNode : IAsyncDisposable
               remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
             }
             """);
-        var runtime = NodeRuntime.Start(config, system =>
-        {
-            var logger = system.ActorOf(Props.Create(() => new TestOutputLogger(output)), "test-output-logger");
-            logger.Tell(new InitializeLogger(system.EventStream));
-            system.EventStream.Subscribe(logger, typeof(LogEvent));
-        });
+        var runtime = NodeRuntime.Start(config, system => TestLogging.AttachTo(system, output));
         return new ReplicationNode(name, dataDirectory, runtime);
     }
 

@@ -190,32 +190,22 @@ public sealed class EndToEndSpec : IAsyncLifetime
         return node;
     }
 
-    private async Task Healthy(NodeProcess node) =>
-        await Loopback.Eventually(async () => Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync(new Uri(node.Url, "health"))).StatusCode));
+    private Task Healthy(NodeProcess node) => _client.Healthy(node);
 
-    private async Task<JsonElement> Status(NodeProcess node) => await _client.GetFromJsonAsync<JsonElement>(new Uri(node.Url, "status"));
+    private Task<JsonElement> Status(NodeProcess node) => _client.Status(node);
 
-    private async Task<string> NodeId(NodeProcess node) => (await Status(node)).GetProperty("nodeId").GetString()!;
+    private Task<string> NodeId(NodeProcess node) => _client.NodeId(node);
 
-    private static long? PersistedCursorFor(JsonElement status, string peer) =>
-        status.GetProperty("peers").EnumerateArray().Where(p => p.GetProperty("peer").GetString() == peer)
-            .Select(p => (long?)p.GetProperty("persistedCursor").GetInt64()).FirstOrDefault();
+    private static long? PersistedCursorFor(JsonElement status, string peer) => NodeApi.PersistedCursorFor(status, peer);
 
     /// <summary>Runs a cluster-node client command as a process; its output goes to the test log.</summary>
     private async Task<int> Cli(params string[] args) => (await CliWithError(args)).ExitCode;
 
     private async Task<(int ExitCode, string Error)> CliWithError(params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "cluster-node.dll"));
-        foreach (var arg in args) info.ArgumentList.Add(arg);
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        var error = await stderr;
-        _output.WriteLine($"cluster-node {string.Join(' ', args)} -> exit {process.ExitCode}\n{await stdout}{error}");
-        return (process.ExitCode, error);
+        var result = await NodeCli.RunAsync(args);
+        _output.WriteLine($"cluster-node {string.Join(' ', args)} -> {result}");
+        return (result.ExitCode, result.Error);
     }
 
     /// <summary>A write retried while the node answers 503 with Retry-After, as a client is expected to.</summary>
@@ -231,7 +221,7 @@ public sealed class EndToEndSpec : IAsyncLifetime
         }
     }
 
-    private static StringContent Json(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
+    private static StringContent Json(string json) => NodeApi.Json(json);
 
     public Task InitializeAsync() => Task.CompletedTask;
 

@@ -1,0 +1,57 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using ClusterNode.Tests.Support;
+using Xunit;
+
+namespace ClusterNode.Tests.EndToEnd;
+
+/// <summary>What tests of real node processes ask a node over HTTP.</summary>
+public static class NodeApi
+{
+    /// <summary>Waits until the node answers 200 on /health (an Up cluster member).</summary>
+    public static async Task Healthy(this HttpClient client, NodeProcess node, TimeSpan? within = null) =>
+        await Loopback.Eventually(async () => Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(new Uri(node.Url, "health"))).StatusCode), within);
+
+    public static async Task<JsonElement> Status(this HttpClient client, NodeProcess node) =>
+        await client.GetFromJsonAsync<JsonElement>(new Uri(node.Url, "status"));
+
+    public static async Task<string> NodeId(this HttpClient client, NodeProcess node) =>
+        (await client.Status(node)).GetProperty("nodeId").GetString()!;
+
+    /// <summary>The members a node's /status lists that are Up, by address.</summary>
+    public static IReadOnlyList<string> UpMembers(JsonElement status) =>
+        status.GetProperty("members").EnumerateArray().Where(m => m.GetProperty("status").GetString() == "Up")
+            .Select(m => m.GetProperty("address").GetString()!).ToList();
+
+    public static long? PersistedCursorFor(JsonElement status, string peer) =>
+        status.GetProperty("peers").EnumerateArray().Where(p => p.GetProperty("peer").GetString() == peer)
+            .Select(p => (long?)p.GetProperty("persistedCursor").GetInt64()).FirstOrDefault();
+
+    public static StringContent Json(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
+}
+
+/// <summary>The cluster-node command line (status, verify, a bad run) as a child process, as an operator runs it.</summary>
+public static class NodeCli
+{
+    public sealed record Result(int ExitCode, string Output, string Error)
+    {
+        public override string ToString() => $"exit {ExitCode}\n{Output}{Error}";
+    }
+
+    public static async Task<Result> RunAsync(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "cluster-node.dll"));
+        foreach (var arg in args) info.ArgumentList.Add(arg);
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return new Result(process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>The arguments of <c>verify</c> for these nodes.</summary>
+    public static string[] Verify(IEnumerable<NodeProcess> nodes) => ["verify", .. nodes.SelectMany(n => new[] { "--url", n.Url.ToString() })];
+}

@@ -15,12 +15,15 @@ public sealed class NodeRuntime : IAsyncDisposable
 {
     public const string SystemName = "cluster-node";
 
-    private NodeRuntime(ActorSystem system, RecordStore store, IActorRef hub, ReplicationSettings settings)
+    private readonly bool _ownsStore;
+
+    private NodeRuntime(ActorSystem system, RecordStore store, IActorRef hub, ReplicationSettings settings, bool ownsStore)
     {
         System = system;
         Store = store;
         Hub = hub;
         Settings = settings;
+        _ownsStore = ownsStore;
     }
 
     public ActorSystem System { get; }
@@ -30,29 +33,54 @@ public sealed class NodeRuntime : IAsyncDisposable
     public Address Address => ((ExtendedActorSystem)System).Provider.DefaultAddress;
 
     /// <summary>
-    /// Starts a node on <paramref name="config"/> over the embedded defaults. A bad setting throws a
-    /// <see cref="ConfigurationException"/> naming the key before anything is opened.
+    /// Starts a node on <paramref name="config"/> over the embedded defaults, opening its store; disposing the
+    /// runtime closes the store too. A bad setting throws a <see cref="ConfigurationException"/> naming the key
+    /// before anything is opened.
     /// </summary>
     /// <param name="onSystemStarted">Runs before the hub starts, e.g. to attach a logger that sees everything.</param>
     public static NodeRuntime Start(Config config, Action<ActorSystem>? onSystemStarted = null)
     {
-        config = config.WithDefaults();
         var settings = ReplicationSettings.Create(config);
-        var system = ActorSystem.Create(SystemName, config);
+        var store = OpenStore(settings);
+        try
+        {
+            return Start(config, settings, store, ownsStore: true, onSystemStarted);
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Starts an ActorSystem and hub on a store that outlives it: the host starts a new one on the same store when
+    /// the cluster removed or quarantined the previous one. Disposing the runtime leaves the store open.
+    /// </summary>
+    public static NodeRuntime StartOn(RecordStore store, Config config, Action<ActorSystem>? onSystemStarted = null) =>
+        Start(config, ReplicationSettings.Create(config), store, ownsStore: false, onSystemStarted);
+
+    /// <summary>Opens the record store and blob files of <paramref name="settings"/>; a data-dir that cannot hold them is a configuration error.</summary>
+    public static RecordStore OpenStore(ReplicationSettings settings, Func<long>? wallClockMs = null)
+    {
+        try
+        {
+            return RecordStore.Open(settings.Store, wallClockMs);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigurationException($"cluster-node.data-dir '{settings.DataDirectory}' cannot hold the node's data: {e.Message}", e);
+        }
+    }
+
+    private static NodeRuntime Start(Config config, ReplicationSettings settings, RecordStore store, bool ownsStore, Action<ActorSystem>? onSystemStarted)
+    {
+        var system = ActorSystem.Create(SystemName, config.WithDefaults());
         try
         {
             onSystemStarted?.Invoke(system);
-            RecordStore store;
-            try
-            {
-                store = RecordStore.Open(settings.Store);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new ConfigurationException($"cluster-node.data-dir '{settings.DataDirectory}' cannot hold the node's data: {e.Message}", e);
-            }
             var hub = system.ActorOf(ReplicationHub.Props(store, settings), ReplicationHub.Name);
-            return new NodeRuntime(system, store, hub, settings);
+            return new NodeRuntime(system, store, hub, settings, ownsStore);
         }
         catch
         {
@@ -79,6 +107,6 @@ public sealed class NodeRuntime : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await System.Terminate();
-        Store.Dispose();
+        if (_ownsStore) Store.Dispose();
     }
 }

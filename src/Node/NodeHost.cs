@@ -3,6 +3,7 @@ using Akka.Cluster;
 using Akka.Configuration;
 using ClusterNode.Actors;
 using ClusterNode.Node.Membership;
+using ClusterNode.Persistence.Records;
 
 namespace ClusterNode.Node;
 
@@ -10,6 +11,12 @@ namespace ClusterNode.Node;
 /// A cluster-node process: the replication runtime in an ActorSystem that is an Akka.Cluster member, with the
 /// membership watcher that connects the replication hub to every other member. Without seed nodes it forms a
 /// cluster of one by joining itself, so a node started on the defaults works as it is.
+///
+/// The store outlives the ActorSystem. A multi-master store has no minority to sacrifice, so nothing downs a
+/// member automatically; but an ActorSystem the cluster still removes (an operator's <c>down</c>) or that a peer
+/// quarantines can never talk to the cluster again. Then the host starts a new ActorSystem on the same store,
+/// which joins as a new incarnation and resumes every leg from its persisted cursor: the process never exits
+/// for it and the HTTP API keeps serving the store meanwhile.
 /// </summary>
 public sealed class NodeHost : IAsyncDisposable
 {
@@ -18,30 +25,103 @@ public sealed class NodeHost : IAsyncDisposable
         akka.actor.provider = cluster
         akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 4053 }
         akka.cluster.seed-nodes = []
-        # A member that vanishes (kill -9) is removed after this, so a restarted process can join again.
-        akka.cluster.downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
-        akka.cluster.split-brain-resolver.active-strategy = keep-majority
-        akka.cluster.split-brain-resolver.stable-after = 5s
+        # No automatic downing: a crashed or partitioned member stays a member (unreachable) until it returns or an
+        # operator runs `cluster-node down`; every node keeps taking writes meanwhile.
+        akka.cluster.downing-provider-class = ""
+        # A connection that failed is tried again soon: replication resumes as soon as the network is back.
+        akka.remote.retry-gate-closed-for = 1s
+        # Keep asking the seeds to join for as long as it takes (a seed may be down for hours).
+        akka.cluster.shutdown-after-unsuccessful-join-seed-nodes = off
         """);
 
-    private NodeHost(NodeRuntime runtime) => Runtime = runtime;
+    /// <summary>Pause before starting a new ActorSystem, so a storm of failures cannot spin the CPU.</summary>
+    private static readonly TimeSpan RestartBackoff = TimeSpan.FromSeconds(1);
 
-    public NodeRuntime Runtime { get; }
+    private readonly Config _config;
+    private readonly Action<ActorSystem>? _onSystemStarted;
+    private readonly TaskCompletionSource _stopping = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Task _supervision;
+    private NodeRuntime _runtime;
+    private int _incarnations = 1;
+
+    private NodeHost(Config config, NodeRuntime runtime, Action<ActorSystem>? onSystemStarted)
+    {
+        _config = config;
+        _runtime = runtime;
+        _onSystemStarted = onSystemStarted;
+        _supervision = Task.Run(SuperviseAsync);
+    }
+
+    /// <summary>The current incarnation; a new one replaces it when the cluster removed or quarantined the last.</summary>
+    public NodeRuntime Runtime => Volatile.Read(ref _runtime);
+
+    public RecordStore Store => Runtime.Store;
+
     public Cluster Cluster => Cluster.Get(Runtime.System);
+
+    /// <summary>ActorSystems started so far on this store (1 until the cluster removed or quarantined one).</summary>
+    public int Incarnations => Volatile.Read(ref _incarnations);
+
+    /// <summary>Says why the host started a new incarnation, for the process's log.</summary>
+    public event Action<string>? Restarted;
 
     public static NodeHost Start(Config config, Action<ActorSystem>? onSystemStarted = null)
     {
-        var runtime = NodeRuntime.Start(config.WithFallback(ClusterDefaults), onSystemStarted);
+        config = config.WithFallback(ClusterDefaults);
+        var store = NodeRuntime.OpenStore(ClusterNode.Actors.Replication.ReplicationSettings.Create(config));
+        try
+        {
+            return new NodeHost(config, StartIncarnation(store, config, onSystemStarted), onSystemStarted);
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+    }
+
+    private static NodeRuntime StartIncarnation(RecordStore store, Config config, Action<ActorSystem>? onSystemStarted)
+    {
+        var runtime = NodeRuntime.StartOn(store, config, onSystemStarted);
         runtime.System.ActorOf(ClusterMembership.Props(runtime.Hub), ClusterMembership.Name);
         var cluster = Cluster.Get(runtime.System);
         if (cluster.Settings.SeedNodes.Count == 0) cluster.Join(cluster.SelfAddress);
-        return new NodeHost(runtime);
+        return runtime;
+    }
+
+    private async Task SuperviseAsync()
+    {
+        while (true)
+        {
+            var runtime = Runtime;
+            if (await Task.WhenAny(runtime.System.WhenTerminated, _stopping.Task) == _stopping.Task) return;
+            Restarted?.Invoke("the ActorSystem stopped (removed from the cluster or quarantined by a peer); starting a new one on the same store to join again");
+            while (true)
+            {
+                if (await Task.WhenAny(Task.Delay(RestartBackoff), _stopping.Task) == _stopping.Task) return;
+                try
+                {
+                    Volatile.Write(ref _runtime, StartIncarnation(runtime.Store, _config, _onSystemStarted));
+                    Interlocked.Increment(ref _incarnations);
+                    break;
+                }
+                catch (Exception e)
+                {
+                    // The old system's port may take a moment to be released: keep trying.
+                    Restarted?.Invoke($"starting a new ActorSystem failed ({e.GetBaseException().Message}); trying again");
+                }
+            }
+        }
     }
 
     /// <summary>Leaves the cluster gracefully (coordinated shutdown), then closes LMDB.</summary>
     public async ValueTask DisposeAsync()
     {
-        await CoordinatedShutdown.Get(Runtime.System).Run(CoordinatedShutdown.ClrExitReason.Instance);
-        await Runtime.DisposeAsync();
+        _stopping.TrySetResult();
+        await _supervision;
+        var runtime = Runtime;
+        await CoordinatedShutdown.Get(runtime.System).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        await runtime.DisposeAsync();
+        runtime.Store.Dispose();
     }
 }

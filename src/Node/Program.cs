@@ -22,10 +22,16 @@ internal static class NodeCommand
                 return await ClusterNode.Node.Commands.StatusCommand.RunAsync(args[1..], Console.Out, Console.Error);
             case "verify":
                 return await ClusterNode.Node.Commands.VerifyCommand.RunAsync(args[1..], Console.Out, Console.Error);
+            case "members":
+                return await ClusterNode.Node.Commands.MembersCommand.RunAsync(args[1..], Console.Out, Console.Error);
+            case "down":
+                return await ClusterNode.Node.Commands.DownCommand.RunAsync(args[1..], Console.Out, Console.Error);
             default:
                 Console.Error.WriteLine("usage: cluster-node run [--config FILE]... [--set path=value]...");
                 Console.Error.WriteLine("       cluster-node status [--url http://127.0.0.1:8080]");
                 Console.Error.WriteLine("       cluster-node verify --url URL --url URL...");
+                Console.Error.WriteLine("       cluster-node members [--url http://127.0.0.1:8080]");
+                Console.Error.WriteLine("       cluster-node down ADDRESS [--url http://127.0.0.1:8080]");
                 return Usage;
         }
 
@@ -56,7 +62,7 @@ internal static class NodeCommand
         HttpServer http;
         try
         {
-            http = await HttpServer.StartAsync(node.Runtime, httpSettings);
+            http = await HttpServer.StartAsync(() => node.Runtime, httpSettings);
         }
         catch (IOException e)
         {
@@ -68,18 +74,12 @@ internal static class NodeCommand
         var stop = new TaskCompletionSource();
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => { context.Cancel = true; stop.TrySetResult(); });
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; stop.TrySetResult(); });
+        node.Restarted += reason => Console.Error.WriteLine($"cluster-node: {reason}");
         var runtime = node.Runtime;
         Console.WriteLine($"cluster-node {runtime.Store.NodeId} at {runtime.Address}, HTTP on {http.Url}, data in {Path.GetFullPath(runtime.Settings.DataDirectory)}; Ctrl-C leaves the cluster and stops it");
-        var ended = await Task.WhenAny(stop.Task, runtime.System.WhenTerminated);
+        // Only a signal ends the process: a lost connection, a partition or a quarantine is ridden out in-process.
+        await stop.Task;
         await http.DisposeAsync();
-        if (ended != stop.Task)
-        {
-            // Downed by the cluster (the split-brain resolver chose the other side): the ActorSystem is gone, so the
-            // process ends too, for its supervisor to start it again; it then rejoins and resumes from its cursors.
-            Console.Error.WriteLine("cluster-node: this node was removed from the cluster; exiting so that it can be restarted");
-            await node.DisposeAsync();
-            return 1;
-        }
         await node.DisposeAsync();
         Console.WriteLine("cluster-node stopped");
         return 0;
@@ -100,7 +100,8 @@ internal static class NodeCommand
     /// <summary>--config files and --set lines in order, later ones winning, over a single cluster member on loopback.</summary>
     private static Config Load(string[] options)
     {
-        var config = NodeHost.ClusterDefaults;
+        // Not NodeHost.ClusterDefaults itself: the host puts those under whatever this returns.
+        var config = Config.Empty;
         for (var i = 0; i < options.Length; i++)
         {
             var value = i + 1 < options.Length ? options[i + 1] : throw new ArgumentException($"{options[i]} needs a value");

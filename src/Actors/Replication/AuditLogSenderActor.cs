@@ -102,8 +102,8 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
             // Silence would look like a dead peer: tell the follower how far the log goes even when idle.
             if (!_sentSinceHeartbeat && _blobs.Count == 0 && InFlight + FlowControl.HeaderAllowanceBytes <= _windowBytes)
                 Send(_copy is null
-                    ? new RecordFrame(_subscription.Epoch, _nextSequence - 1, 0, [])
-                    : new CopyFrame(_subscription.Epoch, _copy.CopyStart, _copy.StartAfterKey, 0, [], false));
+                    ? new RecordFrame(_subscription.Epoch, _nextSequence - 1, _nextSequence - 1, 0, [])
+                    : new CopyFrame(_subscription.Epoch, _copy.CopyStart, _copy.StartAfterKey, _copy.Ordinal, 0, [], false));
             _sentSinceHeartbeat = false;
         });
         Receive<Terminated>(_ => Context.Stop(Self));
@@ -220,7 +220,7 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
         }
 
         if (upTo < _nextSequence) return false; // nothing consumed: waiting for a blob at the head
-        var frame = new RecordFrame(_subscription.Epoch, upTo, count, payload.ToArray());
+        var frame = new RecordFrame(_subscription.Epoch, _nextSequence - 1, upTo, count, payload.ToArray());
         if (frame.Payload.Length > _maxFramePayloadBytes)
         {
             // Cannot happen while record.max-size fits the frame limit (checked at start-up); never send it.
@@ -302,7 +302,7 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
 
         var done = consumedAll && records.Count < CopyReadBatch;
         if (count == 0 && !done && afterKey == copy.AfterKey) return false; // waiting for a blob at the head
-        var frame = new CopyFrame(_subscription.Epoch, copy.CopyStart, copy.StartAfterKey, count, payload.ToArray(), done);
+        var frame = new CopyFrame(_subscription.Epoch, copy.CopyStart, copy.StartAfterKey, copy.Ordinal, count, payload.ToArray(), done);
         if (!HasRoomFor(frame.CostBytes))
         {
             foreach (var blob in blobsOfFrame) blob.Dispose();

@@ -16,6 +16,9 @@ public static class Receiver
 
     public interface ICommand;
 
+    /// <summary>The peer answered its hub's periodic check: it is reachable, and its log goes up to <paramref name="LastSequence"/>.</summary>
+    public sealed record PeerSeen(long LastSequence) : ICommand;
+
     /// <summary>The peer is now reachable at another address (it restarted elsewhere): re-subscribe there.</summary>
     public sealed record PeerMoved(Address Address) : ICommand;
 

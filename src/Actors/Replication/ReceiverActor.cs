@@ -174,6 +174,15 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         {
             if (terminated.ActorRef.Equals(_upstream)) ScheduleResubscribe("the peer's sender stopped");
         });
+        Receive<PeerSeen>(seen =>
+        {
+            _peerLastSequence = Math.Max(_peerLastSequence, seen.LastSequence);
+            // The peer answers but its stream went quiet (a subscription or credit lost while the connection was
+            // down): start over now rather than after the idle timeout, so a healed network resumes at once.
+            var waitingOnSaver = _receivedBytes > _handledBytes;
+            if (!waitingOnSaver && !_resubscribeScheduled && _sinceHeard.Elapsed > QuietStreamAfter)
+                ScheduleResubscribe($"the peer answers but its stream has been quiet for {_sinceHeard.Elapsed.TotalSeconds:F1}s", immediately: true);
+        });
         Receive<PeerMoved>(moved =>
         {
             _peerAddress = moved.Address;
@@ -181,6 +190,9 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         });
         Receive<GetStatus>(_ => OnGetStatus());
     }
+
+    /// <summary>A live stream sends at least a heartbeat a second; this much silence from a peer that answers means the stream is gone.</summary>
+    private TimeSpan QuietStreamAfter => Max(TimeSpan.FromSeconds(3), _settings.HeartbeatInterval * 3);
 
     private void TrackUpstream()
     {
@@ -203,9 +215,15 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             Refuse($"frame up to {frame.UpToSequence} arrived before the copy that began at {_copyStart} was done");
             return;
         }
-        if (frame.UpToSequence < _committed)
+        if (frame.AfterSequence != _committed)
         {
-            Refuse($"frame up to {frame.UpToSequence} goes back below committed {_committed}");
+            // Lost, duplicated or reordered in transit: nothing of it is applied, the leg restarts from durable.
+            ScheduleResubscribe($"frame after {frame.AfterSequence} does not continue where this follower is ({_committed}): a frame was lost or reordered in transit", immediately: true);
+            return;
+        }
+        if (frame.UpToSequence < frame.AfterSequence)
+        {
+            Refuse($"frame up to {frame.UpToSequence} ends before it begins (after {frame.AfterSequence})");
             return;
         }
         var applied = DecodeAndApply(frame.Payload, frame.RecordCount, _committed, frame.UpToSequence, inCopy: false, $"frame up to {frame.UpToSequence}");
@@ -242,6 +260,11 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         else if (frame.CopyStart != _copyStart)
         {
             Refuse($"copy frame names copy start {frame.CopyStart}, but this copy began at {_copyStart}");
+            return;
+        }
+        if (frame.AfterOrdinal != _copyOrdinal)
+        {
+            ScheduleResubscribe($"copy frame after ordinal {frame.AfterOrdinal} does not continue where this copy is ({_copyOrdinal}): a frame was lost or reordered in transit", immediately: true);
             return;
         }
 

@@ -35,11 +35,13 @@ public static class RecordFrameCodec
     private const int MinEncodedRecordBytes = 32;
 
     /// <summary>
-    /// How far ahead of this node's clock a version may be. A version from far in the future would drag the
-    /// hybrid logical clock along for good (in the worst case to its end, after which no write is possible),
-    /// so such a record is refused as bad input instead.
+    /// How far ahead of this node's clock a version may be. A peer whose clock runs hours or days fast minted its
+    /// versions in good faith: they are taken (they never drag this node's clock more than
+    /// <c>cluster-node.clock.max-offset</c> along, and an overwrite here still beats them), so such a record cannot
+    /// stall its stream. Only a version no working clock could mint is refused as bad input, far enough from the end
+    /// of the clock's range that every record stays replaceable.
     /// </summary>
-    public static readonly TimeSpan MaxClockSkew = TimeSpan.FromDays(1);
+    public static readonly TimeSpan MaxClockSkew = TimeSpan.FromDays(365 * 100);
 
     /// <summary>Far beyond any real log, far below where adding to a sequence could overflow.</summary>
     public const long MaxSequence = 1L << 60;
@@ -67,7 +69,7 @@ public static class RecordFrameCodec
             Check(Names.Problem("record id", id));
             if (!RecordStore.IsValidNodeId(record.Version.Origin)) throw new FormatException($"malformed frame: record {table}/{id} has origin '{record.Version.Origin}'");
             if (HybridLogicalClock.PhysicalMs(record.Version.Hlc) > latestAllowedMs)
-                throw new FormatException($"malformed frame: record {table}/{id} has version {record.Version}, more than {MaxClockSkew.TotalHours:F0} h ahead of this node's clock");
+                throw new FormatException($"malformed frame: record {table}/{id} has version {record.Version}, more than {MaxClockSkew.TotalDays / 365:F0} years ahead of this node's clock");
             if (record.Data.Length > recordMaxBytes) throw new FormatException($"malformed frame: record {table}/{id} has {record.Data.Length} bytes of data, over record.max-size {recordMaxBytes}");
             if (record.Deleted && (record.Data.Length > 0 || record.Blobs.Count > 0)) throw new FormatException($"malformed frame: tombstone {table}/{id} carries data");
             foreach (var blob in record.Blobs)

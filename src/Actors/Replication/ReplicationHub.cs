@@ -20,7 +20,7 @@ public static class ReplicationHub
     /// <summary>Start replicating from the node at <paramref name="Address"/> (a member came up).</summary>
     public sealed record ConnectPeer(Address Address) : ICommand;
 
-    /// <summary>Stop replicating from the node at <paramref name="Address"/> (a member left or is unreachable).</summary>
+    /// <summary>Stop replicating from the node at <paramref name="Address"/> (a member was removed).</summary>
     public sealed record DisconnectPeer(Address Address) : ICommand;
 
     public sealed record GetStatus : ICommand
@@ -28,5 +28,13 @@ public static class ReplicationHub
         public static readonly GetStatus Instance = new();
     }
 
-    public sealed record NodeStatus(string NodeId, long LastSequence, IReadOnlyList<Receiver.PeerStatus> Peers, IReadOnlyList<AuditLogSender.FollowerStatus> Followers);
+    /// <param name="WriteRefusal">Why this node refuses writes now (its clock), or null.</param>
+    /// <param name="ClockOffsetsMs">Each peer's wall clock minus this node's, as last measured.</param>
+    public sealed record NodeStatus(
+        string NodeId,
+        long LastSequence,
+        IReadOnlyList<Receiver.PeerStatus> Peers,
+        IReadOnlyList<AuditLogSender.FollowerStatus> Followers,
+        string? WriteRefusal = null,
+        IReadOnlyDictionary<string, long>? ClockOffsetsMs = null);
 }

@@ -13,6 +13,14 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
 {
     private sealed record AskIdentity(Address Address);
 
+    private sealed record CheckPeers
+    {
+        public static readonly CheckPeers Instance = new();
+    }
+
+    /// <summary>A peer's wall clock minus this node's, and how far off that reading may be (half the round trip).</summary>
+    private readonly record struct ClockReading(long OffsetMs, long UncertaintyMs);
+
     private readonly RecordStore _store;
     private readonly ReplicationSettings _settings;
     private readonly string? _journalPluginId;
@@ -21,6 +29,8 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
     private readonly Dictionary<string, IActorRef> _senders = new();
     private readonly Dictionary<string, (IActorRef Receiver, Address Address)> _receivers = new();
     private readonly HashSet<Address> _connecting = new();
+    private readonly Dictionary<string, ClockReading> _peerClocks = new();
+    private long _started;
     private readonly Action<long> _onAppended;
 
     public ReplicationHubActor(RecordStore store, ReplicationSettings settings, string? journalPluginId, string? snapshotPluginId)
@@ -37,18 +47,28 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
         {
             foreach (var sender in _senders.Values) sender.Tell(appended);
         });
-        Receive<WhoAreYou>(_ => Sender.Tell(new NodeIdentity(_store.NodeId)));
+        Receive<WhoAreYou>(ask => Sender.Tell(new NodeIdentity(_store.NodeId, ask.SentAtMs, _store.Clock.WallClockMs(), _store.LastSequence)));
         Receive<ConnectPeer>(connect =>
         {
-            if (_receivers.Values.Any(r => r.Address == connect.Address) || !_connecting.Add(connect.Address)) return;
+            if (_receivers.Values.Any(r => r.Address == connect.Address))
+            {
+                // Reachable again: ask now, and the answer wakes a receiver whose stream went quiet meanwhile.
+                Ask(connect.Address);
+                return;
+            }
+            if (!_connecting.Add(connect.Address)) return;
             Self.Tell(new AskIdentity(connect.Address));
         });
         Receive<AskIdentity>(ask =>
         {
             if (!_connecting.Contains(ask.Address)) return;
-            Context.ActorSelection(new RootActorPath(ask.Address) / "user" / Name).Tell(WhoAreYou.Instance);
+            Ask(ask.Address);
             // Until the peer answers (it may still be starting), ask again.
             Timers.StartSingleTimer(("identify", ask.Address), ask, _settings.ResubscribeBackoff);
+        });
+        Receive<CheckPeers>(_ =>
+        {
+            foreach (var address in _receivers.Values.Select(r => r.Address).Distinct()) Ask(address);
         });
         Receive<NodeIdentity>(identity => OnIdentity(identity, Sender.Path.Address));
         Receive<DisconnectPeer>(disconnect =>
@@ -58,7 +78,9 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
             {
                 Context.Stop(receiver);
                 _receivers.Remove(peer);
+                _peerClocks.Remove(peer);
             }
+            UpdateWriteRefusal();
         });
         Receive<Terminated>(terminated =>
         {
@@ -70,7 +92,15 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    protected override void PreStart() => _store.Appended += _onAppended;
+    protected override void PreStart()
+    {
+        _store.Appended += _onAppended;
+        Timers.StartPeriodicTimer(CheckPeers.Instance, CheckPeers.Instance, _settings.PeerCheckInterval);
+    }
+
+    /// <summary>Asks the hub at <paramref name="address"/> for its id, clock and last sequence.</summary>
+    private void Ask(Address address) =>
+        Context.ActorSelection(new RootActorPath(address) / "user" / Name).Tell(new WhoAreYou(_store.Clock.WallClockMs()));
 
     protected override void PostStop() => _store.Appended -= _onAppended;
 
@@ -87,29 +117,72 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
             Context.Unwatch(previous);
             Context.Stop(previous);
         }
-        var sender = Context.ActorOf(AuditLogSender.Props(subscribe, _store, _settings), $"sender-{subscribe.FollowerNodeId}-{subscribe.Epoch}");
+        // A unique name: the previous sender (or one of a repeated Subscribe) may still be stopping.
+        var sender = Context.ActorOf(AuditLogSender.Props(subscribe, _store, _settings), $"sender-{subscribe.FollowerNodeId}-{++_started}");
         Context.Watch(sender);
         _senders[subscribe.FollowerNodeId] = sender;
     }
 
     private void OnIdentity(NodeIdentity identity, Address address)
     {
-        if (!_connecting.Remove(address)) return;
-        Timers.Cancel(("identify", address));
+        var connecting = _connecting.Remove(address);
+        if (connecting) Timers.Cancel(("identify", address));
         if (!RecordStore.IsValidNodeId(identity.NodeId) || identity.NodeId == _store.NodeId)
         {
-            _log.Error("peer at {0} answered with node id '{1}', which is invalid or this node's own; not replicating from it", address, identity.NodeId);
+            if (connecting) _log.Error("peer at {0} answered with node id '{1}', which is invalid or this node's own; not replicating from it", address, identity.NodeId);
             return;
         }
         if (_receivers.TryGetValue(identity.NodeId, out var existing))
         {
-            existing.Receiver.Tell(new Receiver.PeerMoved(address));
-            _receivers[identity.NodeId] = (existing.Receiver, address);
+            if (existing.Address != address)
+            {
+                if (!connecting) return; // a late answer from an address the peer has left
+                existing.Receiver.Tell(new Receiver.PeerMoved(address));
+                _receivers[identity.NodeId] = (existing.Receiver, address);
+            }
+            MeasureClock(identity);
+            existing.Receiver.Tell(new Receiver.PeerSeen(identity.LastSequence));
             return;
         }
-        var receiver = Context.ActorOf(Receiver.Props(identity.NodeId, address, _store, _settings, _journalPluginId, _snapshotPluginId), $"receiver-{identity.NodeId}");
+        if (!connecting) return;
+        MeasureClock(identity);
+        // A unique name: a receiver of this peer that was just stopped may still be stopping.
+        var receiver = Context.ActorOf(Receiver.Props(identity.NodeId, address, _store, _settings, _journalPluginId, _snapshotPluginId), $"receiver-{identity.NodeId}-{++_started}");
         Context.Watch(receiver);
         _receivers[identity.NodeId] = (receiver, address);
+        receiver.Tell(new Receiver.PeerSeen(identity.LastSequence));
+    }
+
+    /// <summary>
+    /// Reads the peer's clock against ours from the answer's round trip (NTP's estimate: the peer read its clock
+    /// halfway through), then decides whether this node may take writes.
+    /// </summary>
+    private void MeasureClock(NodeIdentity identity)
+    {
+        var now = _store.Clock.WallClockMs();
+        var roundTrip = now - identity.EchoSentAtMs;
+        if (roundTrip < 0 || roundTrip > 60_000) return; // our clock stepped meanwhile, or an answer to an old question
+        _peerClocks[identity.NodeId] = new ClockReading(identity.WallClockMs - (identity.EchoSentAtMs + now) / 2, roundTrip / 2 + 1);
+        UpdateWriteRefusal();
+    }
+
+    /// <summary>
+    /// This node refuses writes while its clock is ahead of most of its peers' by more than the allowed offset:
+    /// its versions would beat writes made after them elsewhere. A clock behind does no such harm (an overwrite
+    /// here is always issued above the version it replaces), so the nodes that are right keep taking writes.
+    /// </summary>
+    private void UpdateWriteRefusal()
+    {
+        var maxOffsetMs = (long)_settings.ClockMaxOffset.TotalMilliseconds;
+        var behindUs = _peerClocks.Where(p => -p.Value.OffsetMs - p.Value.UncertaintyMs > maxOffsetMs).ToList();
+        var refusal = behindUs.Count * 2 > _peerClocks.Count
+            ? $"this node's clock is {-behindUs.Max(p => p.Value.OffsetMs)} ms ahead of {string.Join(", ", behindUs.Select(p => p.Key))} " +
+              $"({behindUs.Count} of {_peerClocks.Count} peers), more than cluster-node.clock.max-offset ({maxOffsetMs} ms): writes are refused until the clocks agree"
+            : null;
+        if ((_store.WriteRefusal is null) == (refusal is null)) return;
+        if (refusal is null) _log.Info("this node's clock agrees with its peers' again: taking writes");
+        else _log.Error(refusal);
+        _store.WriteRefusal = refusal;
     }
 
     private void OnGetStatus()
@@ -117,10 +190,11 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
         var timeout = TimeSpan.FromSeconds(5);
         var peers = _receivers.Values.Select(r => r.Receiver.Ask<Receiver.PeerStatus>(Receiver.GetStatus.Instance, timeout)).ToArray();
         var followers = _senders.Values.Select(s => s.Ask<AuditLogSender.FollowerStatus>(AuditLogSender.GetStatus.Instance, timeout)).ToArray();
-        var (nodeId, last) = (_store.NodeId, _store.LastSequence);
+        var (nodeId, last, refusal) = (_store.NodeId, _store.LastSequence, _store.WriteRefusal);
+        var clocks = _peerClocks.ToDictionary(p => p.Key, p => p.Value.OffsetMs);
         Compose().PipeTo(Sender);
 
         async Task<NodeStatus> Compose() =>
-            new(nodeId, last, await Task.WhenAll(peers), await Task.WhenAll(followers));
+            new(nodeId, last, await Task.WhenAll(peers), await Task.WhenAll(followers), refusal, clocks);
     }
 }

@@ -20,8 +20,11 @@ public sealed record Subscribe(
 /// Sender → receiver: <paramref name="RecordCount"/> records encoded by <see cref="RecordFrameCodec"/>, and the
 /// news that the sender's log holds nothing else for this follower up to <paramref name="UpToSequence"/>.
 /// A frame with no records is a heartbeat or a skip over writes the follower does not receive.
+/// <paramref name="AfterSequence"/> is where the previous frame of this epoch ended: Akka.Remote drops messages
+/// while an address is gated, so a frame that does not continue exactly where the follower is proves a loss,
+/// and is refused rather than letting its <paramref name="UpToSequence"/> move the cursor over the gap.
 /// </summary>
-public sealed record RecordFrame(long Epoch, long UpToSequence, int RecordCount, byte[] Payload) : IReplicationWireMessage
+public sealed record RecordFrame(long Epoch, long AfterSequence, long UpToSequence, int RecordCount, byte[] Payload) : IReplicationWireMessage
 {
     public long CostBytes => Payload.Length + FlowControl.HeaderAllowanceBytes;
 }
@@ -30,9 +33,10 @@ public sealed record RecordFrame(long Epoch, long UpToSequence, int RecordCount,
 /// Sender → receiver in copy mode: records in key order, each numbered with its ordinal in this epoch's copy
 /// (encoded by <see cref="RecordFrameCodec"/> with the ordinal as sequence), resuming after
 /// <paramref name="StartAfterKey"/>. <paramref name="Done"/>: the last records of the copy; the audit log
-/// follows from <paramref name="CopyStart"/> + 1.
+/// follows from <paramref name="CopyStart"/> + 1. <paramref name="AfterOrdinal"/>: the last ordinal of the previous
+/// copy frame of this epoch, so a lost copy frame is noticed like a lost record frame.
 /// </summary>
-public sealed record CopyFrame(long Epoch, long CopyStart, byte[] StartAfterKey, int RecordCount, byte[] Payload, bool Done) : IReplicationWireMessage
+public sealed record CopyFrame(long Epoch, long CopyStart, byte[] StartAfterKey, long AfterOrdinal, int RecordCount, byte[] Payload, bool Done) : IReplicationWireMessage
 {
     public long CostBytes => Payload.Length + StartAfterKey.Length + FlowControl.HeaderAllowanceBytes;
 }
@@ -49,13 +53,16 @@ public sealed record Credit(long Epoch, long HandledBytes) : IReplicationWireMes
 /// <summary>Receiver → sender: everything up to <paramref name="DurableSequence"/> is durable here.</summary>
 public sealed record Receipt(long Epoch, long DurableSequence) : IReplicationWireMessage;
 
-/// <summary>Asks a node's hub for its stable node id; answered with <see cref="NodeIdentity"/>.</summary>
-public sealed record WhoAreYou : IReplicationWireMessage
-{
-    public static readonly WhoAreYou Instance = new();
-}
+/// <summary>
+/// Asks a node's hub for its stable node id, its clock and its last sequence; answered with <see cref="NodeIdentity"/>.
+/// <paramref name="SentAtMs"/> is the asker's wall clock, echoed back so that it can measure the round trip.
+/// </summary>
+public sealed record WhoAreYou(long SentAtMs) : IReplicationWireMessage;
 
-public sealed record NodeIdentity(string NodeId) : IReplicationWireMessage;
+/// <param name="EchoSentAtMs">The <see cref="WhoAreYou.SentAtMs"/> this answers.</param>
+/// <param name="WallClockMs">The answering node's wall clock when it answered.</param>
+/// <param name="LastSequence">The answering node's last audit sequence: how far a follower could get.</param>
+public sealed record NodeIdentity(string NodeId, long EchoSentAtMs, long WallClockMs, long LastSequence) : IReplicationWireMessage;
 
 public static class FlowControl
 {

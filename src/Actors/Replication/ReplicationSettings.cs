@@ -45,7 +45,9 @@ public sealed record ReplicationSettings(
     int CursorSnapshotEvery,
     BlobSaveFaults Faults,
     BlobDurability BlobDurability,
-    string IoDispatcher)
+    string IoDispatcher,
+    TimeSpan ClockMaxOffset,
+    TimeSpan PeerCheckInterval)
 {
     /// <summary>Room left in a remote message for the envelope and our own headers.</summary>
     public const int EnvelopeAllowanceBytes = 4096;
@@ -76,7 +78,9 @@ public sealed record ReplicationSettings(
                 (int)Long(node, "fault-injection.blob-save.fail-count", min: 0),
                 Duration(node, "fault-injection.blob-save.chunk-delay", allowZero: true)),
             BlobDurability: Durability(node),
-            IoDispatcher: "cluster-node.io-dispatcher");
+            IoDispatcher: "cluster-node.io-dispatcher",
+            ClockMaxOffset: Duration(node, "clock.max-offset"),
+            PeerCheckInterval: Duration(node, "replication.peer-check-interval"));
 
         if (settings.NodeId.Length > 0 && !RecordStore.IsValidNodeId(settings.NodeId))
             throw new ConfigurationException($"cluster-node.node-id: '{settings.NodeId}' is not 1 to 64 letters, digits, '-', '_' or '.'");
@@ -92,7 +96,7 @@ public sealed record ReplicationSettings(
         return settings;
     }
 
-    public RecordStoreSettings Store => new(DataDirectory, NodeId, MapSizeBytes, AuditRetentionEntries);
+    public RecordStoreSettings Store => new(DataDirectory, NodeId, MapSizeBytes, AuditRetentionEntries, (long)ClockMaxOffset.TotalMilliseconds);
 
     /// <summary>The largest frame payload the sender may build: a frame never outgrows a remote message.</summary>
     public int MaxFramePayloadBytes => MaxRemoteFrameBytes - EnvelopeAllowanceBytes;

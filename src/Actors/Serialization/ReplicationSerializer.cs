@@ -61,21 +61,21 @@ public sealed class ReplicationSerializer(ExtendedActorSystem system) : Serializ
                     .String(Akka.Serialization.Serialization.SerializedActorPath(s.Receiver)).I64(s.CopyStart).Block(s.CopyAfterKey ?? [])
                     .I32(s.MaxChunkBytes).I32(s.MaxFramePayloadBytes).ToArray();
             case CopyFrame y:
-                return new ByteWriter(y.Payload.Length + 64).I64(y.Epoch).I64(y.CopyStart).Block(y.StartAfterKey).I32(y.RecordCount).Block(y.Payload).Bool(y.Done).ToArray();
+                return new ByteWriter(y.Payload.Length + 72).I64(y.Epoch).I64(y.CopyStart).Block(y.StartAfterKey).I64(y.AfterOrdinal).I32(y.RecordCount).Block(y.Payload).Bool(y.Done).ToArray();
             case CursorStore.CopyProgress p:
                 return new ByteWriter(32).I64(p.CopyStart).Block(p.AfterKey).ToArray();
             case RecordFrame f:
-                return new ByteWriter(f.Payload.Length + 32).I64(f.Epoch).I64(f.UpToSequence).I32(f.RecordCount).Block(f.Payload).ToArray();
+                return new ByteWriter(f.Payload.Length + 40).I64(f.Epoch).I64(f.AfterSequence).I64(f.UpToSequence).I32(f.RecordCount).Block(f.Payload).ToArray();
             case BlobChunk c:
                 return new ByteWriter(c.Bytes.Length + 80).I64(c.Epoch).I64(c.Sequence).String(c.FileId).I64(c.Offset).Block(c.Bytes).ToArray();
             case Credit c:
                 return new ByteWriter(16).I64(c.Epoch).I64(c.HandledBytes).ToArray();
             case Receipt r:
                 return new ByteWriter(16).I64(r.Epoch).I64(r.DurableSequence).ToArray();
-            case WhoAreYou:
-                return [];
+            case WhoAreYou w:
+                return new ByteWriter(8).I64(w.SentAtMs).ToArray();
             case NodeIdentity i:
-                return new ByteWriter(32).String(i.NodeId).ToArray();
+                return new ByteWriter(64).String(i.NodeId).I64(i.EchoSentAtMs).I64(i.WallClockMs).I64(i.LastSequence).ToArray();
             case CursorStore.CursorAdvanced a:
                 return new ByteWriter(8).I64(a.Sequence).ToArray();
             case CursorStore.CursorSnapshot s:
@@ -94,14 +94,14 @@ public sealed class ReplicationSerializer(ExtendedActorSystem system) : Serializ
                 system.Provider.ResolveActorRef(reader.String("receiver")), reader.I64("copyStart"), NullIfEmpty(reader.Block("copyAfterKey", MaxKeyBytes)),
                 reader.I32("maxChunk"), reader.I32("maxFramePayload")),
             CopyFrameManifest => new CopyFrame(reader.I64("epoch"), reader.I64("copyStart"), reader.Block("startAfterKey", MaxKeyBytes).ToArray(),
-                reader.I32("count"), reader.Block("payload", MaxBlockBytes).ToArray(), reader.Bool("done")),
+                reader.I64("afterOrdinal"), reader.I32("count"), reader.Block("payload", MaxBlockBytes).ToArray(), reader.Bool("done")),
             CopyProgressManifest => new CursorStore.CopyProgress(reader.I64("copyStart"), reader.Block("afterKey", MaxKeyBytes).ToArray()),
-            FrameManifest => new RecordFrame(reader.I64("epoch"), reader.I64("upTo"), reader.I32("count"), reader.Block("payload", MaxBlockBytes).ToArray()),
+            FrameManifest => new RecordFrame(reader.I64("epoch"), reader.I64("after"), reader.I64("upTo"), reader.I32("count"), reader.Block("payload", MaxBlockBytes).ToArray()),
             ChunkManifest => new BlobChunk(reader.I64("epoch"), reader.I64("sequence"), reader.String("fileId"), reader.I64("offset"), reader.Block("bytes", MaxBlockBytes).ToArray()),
             CreditManifest => new Credit(reader.I64("epoch"), reader.I64("handled")),
             ReceiptManifest => new Receipt(reader.I64("epoch"), reader.I64("durable")),
-            WhoAreYouManifest => WhoAreYou.Instance,
-            IdentityManifest => new NodeIdentity(reader.String("nodeId")),
+            WhoAreYouManifest => new WhoAreYou(reader.I64("sentAt")),
+            IdentityManifest => new NodeIdentity(reader.String("nodeId"), reader.I64("echoSentAt"), reader.I64("wallClock"), reader.I64("lastSequence")),
             CursorAdvancedManifest => new CursorStore.CursorAdvanced(reader.I64("sequence")),
             CursorSnapshotManifest => new CursorStore.CursorSnapshot(reader.I64("sequence"), reader.I64("copyStart"), NullIfEmpty(reader.Block("copyAfterKey", MaxKeyBytes))),
             _ => throw new FormatException($"unknown replication message manifest '{manifest}'"),

@@ -7,6 +7,9 @@ internal static class CommandLine
 {
     public const int Usage = 2;
 
+    /// <summary>The HTTP API of a node started on the defaults.</summary>
+    public static readonly Uri DefaultUrl = new("http://127.0.0.1:8080");
+
     /// <summary>The --url values in order; null (with the reason written) when an option is wrong.</summary>
     public static List<Uri>? Urls(string[] options, TextWriter error)
     {

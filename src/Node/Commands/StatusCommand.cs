@@ -10,7 +10,7 @@ public static class StatusCommand
     {
         var urls = CommandLine.Urls(options, error);
         if (urls is null) return CommandLine.Usage;
-        var url = urls.Count == 0 ? new Uri("http://127.0.0.1:8080") : urls[0];
+        var url = urls.Count == 0 ? CommandLine.DefaultUrl : urls[0];
         using var client = CommandLine.Client();
         JsonElement status;
         try
@@ -24,8 +24,10 @@ public static class StatusCommand
         }
 
         output.WriteLine($"node {status.GetProperty("nodeId").GetString()} at {url}, last sequence {status.GetProperty("lastSequence").GetInt64()}");
+        if (status.TryGetProperty("writesRefused", out var refused) && refused.ValueKind == JsonValueKind.String)
+            output.WriteLine($"  WRITES REFUSED: {refused.GetString()}");
         foreach (var member in status.GetProperty("members").EnumerateArray())
-            output.WriteLine($"  member {member.GetProperty("address").GetString()} {member.GetProperty("status").GetString()}");
+            output.WriteLine($"  member {member.GetProperty("address").GetString()} {member.GetProperty("status").GetString()}{(member.GetProperty("reachable").GetBoolean() ? "" : " UNREACHABLE")}");
         var rows = status.GetProperty("peers").EnumerateArray().Select(peer => new[]
         {
             peer.GetProperty("peer").GetString() ?? "",
@@ -39,6 +41,9 @@ public static class StatusCommand
         }).ToList();
         output.Write(CommandLine.Table(["peer", "mode", "committed", "durable", "persisted", "outstanding blobs", "gap", "lag"], rows));
         if (rows.Count == 0) output.WriteLine("  (no peers)");
+        foreach (var peer in status.GetProperty("peers").EnumerateArray())
+            if (peer.GetProperty("lastProblem").GetString() is { } problem)
+                output.WriteLine($"  {peer.GetProperty("peer").GetString()}: last problem: {problem}");
         return 0;
     }
 }

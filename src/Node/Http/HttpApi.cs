@@ -18,10 +18,11 @@ public static class HttpApi
     /// <summary>How long a client should wait before asking again for a blob whose bytes are still on their way.</summary>
     private const int RetryAfterSeconds = 1;
 
-    public static void Map(IEndpointRouteBuilder routes, NodeRuntime node)
+    /// <param name="current">The node's current incarnation: the store and settings stay, the ActorSystem may be replaced.</param>
+    public static void Map(IEndpointRouteBuilder routes, Func<NodeRuntime> current)
     {
-        var store = node.Store;
-        var settings = node.Settings;
+        var store = current().Store;
+        var settings = current().Settings;
 
         routes.MapPut("/tables/{table}/records/{id}", async (string table, string id, HttpRequest request) =>
         {
@@ -109,13 +110,14 @@ public static class HttpApi
 
         routes.MapGet("/status", async () =>
         {
+            var node = current();
             var status = await node.StatusAsync();
-            var cluster = Cluster.Get(node.System);
             return Results.Json(new
             {
                 nodeId = status.NodeId,
                 lastSequence = status.LastSequence,
-                members = cluster.State.Members.Select(m => new { address = m.Address.ToString(), status = m.Status.ToString() }),
+                writesRefused = status.WriteRefusal,
+                members = Members(node),
                 peers = status.Peers.Select(p => new
                 {
                     peer = p.Peer,
@@ -128,16 +130,65 @@ public static class HttpApi
                     blobGap = p.BlobGap,
                     lag = Math.Max(0, p.PeerLastSequence - p.PersistedCursor),
                     lastProblem = p.LastProblem,
+                    clockOffsetMs = status.ClockOffsetsMs?.GetValueOrDefault(p.Peer),
                 }),
             });
         });
 
         routes.MapGet("/health", () =>
-            Cluster.Get(node.System).SelfMember.Status == MemberStatus.Up
-                ? Results.Json(new { status = "up" })
-                : Error(503, $"not an Up cluster member yet ({Cluster.Get(node.System).SelfMember.Status})"));
+        {
+            var self = Cluster.Get(current().System).SelfMember.Status;
+            return self == MemberStatus.Up ? Results.Json(new { status = "up" }) : Error(503, $"not an Up cluster member yet ({self})");
+        });
+
+        routes.MapGet("/members", () => Results.Json(Members(current())));
+
+        // An operator's decision that a member is gone for good: nothing downs a member automatically.
+        routes.MapPost("/members/down", async (HttpRequest request) =>
+        {
+            var body = await ReadLimited(request.Body, 4096);
+            string? text;
+            try
+            {
+                using var json = JsonDocument.Parse(body ?? []);
+                text = json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty("address", out var a) && a.ValueKind == JsonValueKind.String
+                    ? a.GetString()
+                    : null;
+            }
+            catch (JsonException e)
+            {
+                return Error(400, $"body is not valid JSON: {e.Message}");
+            }
+            if (text is null) return Error(400, "body must be a JSON object with \"address\", e.g. {\"address\": \"akka.tcp://cluster-node@127.0.0.1:4054\"}");
+            Akka.Actor.Address address;
+            try
+            {
+                address = Akka.Actor.Address.Parse(text);
+            }
+            catch (Exception e) when (e is UriFormatException or ArgumentException or FormatException)
+            {
+                return Error(400, $"'{text}' is not a member address such as akka.tcp://cluster-node@127.0.0.1:4054");
+            }
+            var cluster = Cluster.Get(current().System);
+            if (cluster.State.Members.All(m => m.Address != address)) return Error(404, $"{address} is not a member of this cluster");
+            cluster.Down(address);
+            return Results.Json(new { downed = address.ToString() });
+        });
 
         routes.MapFallback((HttpRequest request) => Error(404, $"no route {request.Method} {request.Path}"));
+    }
+
+    /// <summary>Every member with its status and whether this node can reach it now.</summary>
+    private static object Members(NodeRuntime node)
+    {
+        var state = Cluster.Get(node.System).State;
+        return state.Members.Select(m => new
+        {
+            address = m.Address.ToString(),
+            status = m.Status.ToString(),
+            reachable = !state.Unreachable.Contains(m),
+            self = m.Address == Cluster.Get(node.System).SelfAddress,
+        });
     }
 
     private static IResult? NameProblem(string table, string id, string? field = null) =>
@@ -155,6 +206,10 @@ public static class HttpApi
         catch (BlobBytesPendingException pending)
         {
             return RetryLater(pending.Message);
+        }
+        catch (WritesRefusedException refused)
+        {
+            return RetryLater(refused.Message);
         }
     }
 

@@ -22,7 +22,7 @@ public sealed class HttpServer : IAsyncDisposable
 
     public Uri Url { get; }
 
-    public static async Task<HttpServer> StartAsync(NodeRuntime node, HttpSettings settings)
+    public static async Task<HttpServer> StartAsync(Func<NodeRuntime> node, HttpSettings settings)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();

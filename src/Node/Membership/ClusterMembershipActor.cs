@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
+using Akka.Remote;
 using ClusterNode.Actors.Replication;
 
 namespace ClusterNode.Node.Membership;
@@ -21,17 +22,33 @@ internal sealed class ClusterMembershipActor : ReceiveActor
         {
             if (reachable.Member.Status is MemberStatus.Up or MemberStatus.WeaklyUp) Connect(reachable.Member, "reachable again");
         });
-        Receive<ClusterEvent.UnreachableMember>(unreachable => Disconnect(unreachable.Member, "unreachable"));
-        Receive<ClusterEvent.MemberExited>(exited => Disconnect(exited.Member, "exited"));
+        // Unreachable is not gone: the receiver stays, keeps its cursor and re-subscribes until the peer answers, so
+        // replication resumes by itself when the network heals. Only a removed member is let go.
+        Receive<ClusterEvent.UnreachableMember>(unreachable =>
+            _log.Warning("member {0} is unreachable; replication from it resumes when it is back", unreachable.Member.Address));
         Receive<ClusterEvent.MemberRemoved>(removed => Disconnect(removed.Member, "removed"));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
+        Receive<ThisActorSystemQuarantinedEvent>(quarantined =>
+        {
+            // A peer will never talk to this ActorSystem again; the host starts a new one on the same store, which
+            // joins as a new incarnation.
+            _log.Warning("this node was quarantined by {0}; stopping this ActorSystem so that a new one joins", quarantined.RemoteAddress);
+            Context.System.Terminate();
+        });
     }
 
-    protected override void PreStart() =>
+    protected override void PreStart()
+    {
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
             typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
+        Context.System.EventStream.Subscribe(Self, typeof(ThisActorSystemQuarantinedEvent));
+    }
 
-    protected override void PostStop() => _cluster.Unsubscribe(Self);
+    protected override void PostStop()
+    {
+        _cluster.Unsubscribe(Self);
+        Context.System.EventStream.Unsubscribe(Self);
+    }
 
     private void Connect(Member member, string why)
     {

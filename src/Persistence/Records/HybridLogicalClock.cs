@@ -38,14 +38,38 @@ public sealed class HybridLogicalClock
         }
     }
 
-    /// <summary>Takes in a timestamp seen from another node, so later local writes order after it.</summary>
-    public void Observe(ulong remote)
+    /// <summary>
+    /// Takes in a timestamp seen from another node, so later local writes order after it, but never further than
+    /// <paramref name="maxLeadMs"/> ahead of this node's wall clock: a peer whose clock runs fast must not drag
+    /// every node's versions into the future with it. (A local overwrite still beats the version it replaces: the
+    /// store issues it above that version, see <see cref="After"/>.)
+    /// </summary>
+    public void Observe(ulong remote, long maxLeadMs = long.MaxValue)
     {
         lock (_gate)
         {
-            if (remote > _last) _last = remote;
+            var wallMs = Math.Max(0, _wallClockMs());
+            var cap = maxLeadMs >= (long)(ulong.MaxValue >> CounterBits) - wallMs ? ulong.MaxValue : (ulong)(wallMs + maxLeadMs) << CounterBits;
+            var taken = Math.Min(remote, cap);
+            if (taken > _last) _last = taken;
         }
     }
+
+    /// <summary>
+    /// A timestamp for a write that replaces a version stamped <paramref name="replaced"/>: the next one, or just
+    /// above <paramref name="replaced"/> when that is ahead (a peer's fast clock), so an overwrite always wins.
+    /// </summary>
+    public ulong After(ulong replaced)
+    {
+        var next = Next();
+        if (next > replaced) return next;
+        if (replaced == ulong.MaxValue)
+            throw new InvalidOperationException("the record's version is the largest a hybrid logical clock can hold; no newer version can be issued");
+        return replaced + 1;
+    }
+
+    /// <summary>This node's wall clock in Unix milliseconds, as the clock reads it.</summary>
+    public long WallClockMs() => _wallClockMs();
 
     internal static ulong Compose(long ms, ushort counter) => ((ulong)ms << CounterBits) | (counter & CounterMask);
 }

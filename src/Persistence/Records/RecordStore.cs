@@ -24,6 +24,8 @@ public sealed partial class RecordStore : IDisposable
     private readonly LightningDatabase _audit;
     private readonly LightningDatabase _meta;
     private readonly long _auditRetention;
+    private readonly long _maxClockOffsetMs;
+    private volatile string? _writeRefusal;
     private readonly object _writeGate = new();
     private long _lastSequence;
     private long _replicatedApplies;
@@ -31,6 +33,7 @@ public sealed partial class RecordStore : IDisposable
     private RecordStore(RecordStoreSettings settings, Func<long>? wallClockMs)
     {
         _auditRetention = settings.AuditRetentionEntries;
+        _maxClockOffsetMs = settings.MaxClockOffsetMs;
         Blobs = new BlobStore(Path.Combine(settings.DataDirectory, "blobs"));
         _lease = LmdbEnvironments.Acquire(Path.Combine(settings.DataDirectory, "lmdb"), settings.MapSizeBytes);
         try
@@ -97,8 +100,19 @@ public sealed partial class RecordStore : IDisposable
 
     private static StoredRecord? Live(StoredRecord? record) => record is { Deleted: false } ? record : null;
 
+    /// <summary>
+    /// While set, every local write throws <see cref="WritesRefusedException"/> with this reason (this node's clock
+    /// is too far from its peers'); replicated writes still apply. Null takes writes again.
+    /// </summary>
+    public string? WriteRefusal
+    {
+        get => _writeRefusal;
+        set => _writeRefusal = value;
+    }
+
     private LocalWrite? WriteLocal(string table, string id, Func<StoredRecord?, RecordVersion, StoredRecord?> build)
     {
+        if (_writeRefusal is { } refusal) throw new WritesRefusedException(refusal);
         StoredRecord? record;
         long sequence;
         lock (_writeGate)
@@ -108,7 +122,7 @@ public sealed partial class RecordStore : IDisposable
             using (var tx = _lease.Environment.BeginTransaction())
             {
                 previous = Read(tx, key);
-                record = build(previous, new RecordVersion(Clock.Next(), NodeId));
+                record = build(previous, new RecordVersion(previous is null ? Clock.Next() : Clock.After(previous.Version.Hlc), NodeId));
                 if (record is null) return null;
                 var pending = record.Blobs.Where(b => !Blobs.IsPresent(b)).Select(b => b.Field).ToArray();
                 if (pending.Length > 0) throw new BlobBytesPendingException(table, id, pending);
@@ -146,7 +160,7 @@ public sealed partial class RecordStore : IDisposable
                 for (var i = 0; i < records.Count; i++)
                 {
                     var record = records[i];
-                    Clock.Observe(record.Version.Hlc);
+                    Clock.Observe(record.Version.Hlc, _maxClockOffsetMs);
                     var key = RecordCodec.Key(record.Table, record.Id);
                     var existing = Read(tx, key);
                     if (existing is null || record.Version > existing.Version)

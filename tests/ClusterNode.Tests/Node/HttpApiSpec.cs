@@ -111,7 +111,7 @@ public sealed class HttpApiSpec : IAsyncLifetime
             akka.remote.dot-netty.tcp.port = {{port}}
             akka.cluster.seed-nodes = [{{(seed is null ? "" : $"\"{seed}\"")}}]
             """));
-        var http = await HttpServer.StartAsync(host.Runtime, new HttpSettings("127.0.0.1", 0));
+        var http = await HttpServer.StartAsync(() => host.Runtime, new HttpSettings("127.0.0.1", 0));
         _running.Add((host, http));
         return (host, http);
     }

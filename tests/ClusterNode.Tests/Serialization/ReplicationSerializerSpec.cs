@@ -20,13 +20,13 @@ public sealed class ReplicationSerializerSpec : Akka.TestKit.Xunit2.TestKit
 
     public static TheoryData<object> Messages() => new()
     {
-        new RecordFrame(42, 99, 2, [1, 2, 3, 4]),
-        new RecordFrame(42, 99, 0, []),
+        new RecordFrame(42, 97, 99, 2, [1, 2, 3, 4]),
+        new RecordFrame(42, 99, 99, 0, []),
         new BlobChunk(42, 17, "0123456789abcdef0123456789abcdef", 65536, new byte[] { 9, 8, 7 }),
         new Credit(42, 123456),
         new Receipt(42, 77),
-        WhoAreYou.Instance,
-        new NodeIdentity("node-a"),
+        new WhoAreYou(1_764_000_000_000),
+        new NodeIdentity("node-a", 1_764_000_000_000, 1_764_000_000_123, 4567),
         new CursorStore.CursorAdvanced(1234),
         new CursorStore.CursorSnapshot(5678),
     };
@@ -45,7 +45,7 @@ public sealed class ReplicationSerializerSpec : Akka.TestKit.Xunit2.TestKit
         {
             case RecordFrame f:
                 var g = Assert.IsType<RecordFrame>(back);
-                Assert.Equal((f.Epoch, f.UpToSequence, f.RecordCount), (g.Epoch, g.UpToSequence, g.RecordCount));
+                Assert.Equal((f.Epoch, f.AfterSequence, f.UpToSequence, f.RecordCount), (g.Epoch, g.AfterSequence, g.UpToSequence, g.RecordCount));
                 Assert.Equal(f.Payload, g.Payload);
                 break;
             case BlobChunk c:
@@ -86,7 +86,7 @@ public sealed class ReplicationSerializerSpec : Akka.TestKit.Xunit2.TestKit
         var serializer = Serializer;
         var full = manifest switch
         {
-            "F" => serializer.ToBinary(new RecordFrame(1, 2, 1, new byte[100])),
+            "F" => serializer.ToBinary(new RecordFrame(1, 0, 2, 1, new byte[100])),
             "B" => serializer.ToBinary(new BlobChunk(1, 2, "0123456789abcdef0123456789abcdef", 0, new byte[100])),
             _ => serializer.ToBinary(new Subscribe("node-b", 1, 1, 1024, ActorRefs.Nobody)),
         };

@@ -29,15 +29,24 @@ public sealed class ChaosSpec : IAsyncLifetime
     /// <summary>A read that fails with its source stopped gets this long to come right (a blob still on its way).</summary>
     private static readonly TimeSpan ReadBackWithin = TimeSpan.FromSeconds(30);
 
-    /// <summary>Node log lines worth showing in the test output (all lines go to the node's log file) and counting.</summary>
-    private static readonly (string Key, Regex Pattern)[] NotableLines =
+    /// <summary>
+    /// Node log lines the run counts; those marked Echo also go to the test output (every line goes to the node's log
+    /// file, kept when the run fails).
+    /// </summary>
+    private static readonly (string Key, Regex Pattern, bool Echo)[] NotableLines =
     [
-        ("quarantined", new Regex("quarantin", RegexOptions.IgnoreCase)),
-        ("removed from the cluster", new Regex("removed from the cluster|is removing", RegexOptions.IgnoreCase)),
-        ("downing", new Regex(@"\bdown(ing|ed)?\b|SBR|split.brain", RegexOptions.IgnoreCase)),
-        ("unreachable", new Regex("marking .*unreachable", RegexOptions.IgnoreCase)),
-        ("errors", new Regex(@"\[ERROR\]|Unhandled exception|^cluster-node:", RegexOptions.IgnoreCase)),
-        ("started", new Regex(@"^--- started|^cluster-node \S+ at ")),
+        ("started", new Regex(@"^--- started|^cluster-node \S+ at "), true),
+        ("new cluster formed", new Regex("forming a new cluster"), true),
+        ("quarantine", new Regex("quarantin", RegexOptions.IgnoreCase), true),
+        ("removed", new Regex("Leader is removing|removed from the cluster"), true),
+        ("downed", new Regex(@"as \[Down\]|SBR|split.brain|[Dd]owning"), true),
+        ("new incarnation", new Regex("New incarnation of existing member"), true),
+        ("ActorSystem replaced", new Regex("ActorSystem stopped|starting a new ActorSystem"), true),
+        ("unreachable", new Regex(@"Marking node\(s\) as UNREACHABLE"), true),
+        ("reachable again", new Regex(@"Marking node\(s\) as REACHABLE"), true),
+        ("fatal", new Regex("cannot start|Unhandled exception|FATAL|OutOfMemory"), true),
+        ("ERROR level", new Regex(@"^\[ERROR\]"), false),
+        ("WARNING level", new Regex(@"^\[WARNING\]"), false),
     ];
 
     private readonly ITestOutputHelper _output;
@@ -201,18 +210,14 @@ public sealed class ChaosSpec : IAsyncLifetime
             {
                 if (healed.Elapsed > nextReport)
                 {
-                    Say($"not converged {healed.Elapsed.TotalSeconds:F0} s after the heal: {state}");
+                    Say($"not converged {healed.Elapsed.TotalSeconds:F0} s after the heal: {state.Split('\n')[0]}");
                     nextReport += TimeSpan.FromSeconds(15);
                 }
-                foreach (var node in _nodes)
-                {
-                    state = $"{node.Name} does not answer /status";
-                    var up = NodeApi.UpMembers(await _client.Status(node.Current));
-                    state = $"{node.Name} sees {up.Count} Up members: {string.Join(", ", up)}";
-                    Assert.Equal(NodeCount, up.Count);
-                }
+                var (whole, views) = await MembershipViews();
+                state = views;
+                Assert.True(whole, views);
                 var verify = await NodeCli.RunAsync(NodeCli.Verify(_nodes.Select(n => n.Current)));
-                state = "verify " + verify;
+                state = $"every node sees all {NodeCount} Up, but verify {verify}";
                 Assert.Equal(0, verify.ExitCode);
             }, ConvergeWithin);
             Say($"converged {healed.Elapsed.TotalSeconds:F1} s after the heal");
@@ -225,6 +230,29 @@ public sealed class ChaosSpec : IAsyncLifetime
                  string.Join("\n    ", lines.Take(25)) + (lines.Length > 25 ? $"\n    ... {lines.Length - 25} more lines" : ""));
             return null;
         }
+    }
+
+    /// <summary>
+    /// Which members each node sees Up and reachable, by node name, e.g. "n1 sees n1 !; n2 sees n2 n3 n1": a "!" marks
+    /// a node that does not see all of them.
+    /// </summary>
+    private async Task<(bool Whole, string Views)> MembershipViews()
+    {
+        var names = _nodes.ToDictionary(n => $"akka.tcp://cluster-node@127.0.0.1:{n.Proxy.ListenPort}", n => n.Name);
+        var views = new List<string>();
+        foreach (var node in _nodes)
+        {
+            try
+            {
+                var up = NodeApi.UpMembers(await _client.Status(node.Current)).Select(a => names.GetValueOrDefault(a, a)).Order().ToList();
+                views.Add($"{node.Name} sees {string.Join(" ", up)}{(up.Distinct().Count() == NodeCount ? "" : " !")}");
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)
+            {
+                views.Add($"{node.Name} does not answer /status !");
+            }
+        }
+        return (views.All(v => !v.EndsWith('!')), string.Join("; ", views));
     }
 
     private void CheckNoNodeEndedOnItsOwn(string when)
@@ -245,11 +273,7 @@ public sealed class ChaosSpec : IAsyncLifetime
         var readers = _nodes.Where(n => n != source).Select(n => n.Current).ToList();
         Say($"{source.Name} stopped; reading its {writes.Count} acknowledged writes from {string.Join(" and ", readers.Select(r => r.Name))}");
         var checks = (from write in writes from reader in readers select (write, reader)).ToList();
-        var problems = new ConcurrentDictionary<(ChaosWrite, NodeProcess), string>();
-        await Parallel.ForEachAsync(checks, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (check, _) =>
-        {
-            if (await Problem(check.write, check.reader) is { } problem) problems[check] = problem;
-        });
+        var problems = await Problems(checks);
         if (!problems.IsEmpty)
         {
             Say($"{problems.Count} reads failed; trying them again for up to {ReadBackWithin.TotalSeconds:F0} s");
@@ -257,16 +281,17 @@ public sealed class ChaosSpec : IAsyncLifetime
             {
                 await Loopback.Eventually(async () =>
                 {
-                    foreach (var check in problems.Keys.ToList())
-                        if (await Problem(check.Item1, check.Item2) is { } problem) problems[check] = problem;
-                        else problems.TryRemove(check, out _);
+                    problems = await Problems(problems.Keys);
                     Assert.Empty(problems);
                 }, ReadBackWithin);
             }
             catch (Exception)
             {
-                Fail($"{problems.Count} of {checks.Count} reads of {source.Name}'s acknowledged writes failed with {source.Name} stopped; the first ones:\n" +
-                     string.Join("\n", problems.Take(10).Select(p => $"    {p.Key.Item1.RecordPath} on {p.Key.Item2.Name}: {p.Value}")));
+                var kinds = problems.GroupBy(p => $"{p.Key.Reader.Name}: {string.Join(' ', p.Value.Split(' ').Take(3))}")
+                    .OrderBy(g => g.Key).Select(g => $"{g.Count()} x {g.Key}");
+                Fail($"{problems.Count} of {checks.Count} reads of {source.Name}'s acknowledged writes failed with {source.Name} stopped " +
+                     $"({string.Join(", ", kinds)}); the first ones:\n" +
+                     string.Join("\n", problems.OrderBy(p => p.Key.Write.Id).Take(8).Select(p => $"    {p.Key.Write.RecordPath} on {p.Key.Reader.Name}: {p.Value}")));
             }
         }
         if (problems.IsEmpty) Say($"all {writes.Count} writes of {source.Name} read back exact from {readers.Count} nodes");
@@ -281,6 +306,16 @@ public sealed class ChaosSpec : IAsyncLifetime
         {
             Fail($"{source.Name} was not healthy within {StartWithin.TotalSeconds:F0} s of its restart after the read-back: {e.Message}");
         }
+    }
+
+    private async Task<ConcurrentDictionary<(ChaosWrite Write, NodeProcess Reader), string>> Problems(IEnumerable<(ChaosWrite Write, NodeProcess Reader)> checks)
+    {
+        var problems = new ConcurrentDictionary<(ChaosWrite Write, NodeProcess Reader), string>();
+        await Parallel.ForEachAsync(checks.ToList(), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (check, _) =>
+        {
+            if (await Problem(check.Write, check.Reader) is { } problem) problems[check] = problem;
+        });
+        return problems;
     }
 
     /// <summary>What is wrong with <paramref name="write"/> on <paramref name="reader"/>, or null if it is there exactly.</summary>
@@ -323,14 +358,14 @@ public sealed class ChaosSpec : IAsyncLifetime
 
     private bool Notable(string line)
     {
-        var notable = false;
-        foreach (var (key, pattern) in NotableLines)
+        var echo = false;
+        foreach (var (key, pattern, shown) in NotableLines)
         {
             if (!pattern.IsMatch(line)) continue;
             _notableCounts.AddOrUpdate(key, 1, (_, n) => n + 1);
-            notable = true;
+            echo |= shown;
         }
-        return notable;
+        return echo;
     }
 
     private static string Describe(IReadOnlyList<ChaosEvent> plan) =>
@@ -371,6 +406,8 @@ public sealed class ChaosSpec : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        // Nothing is checked any more: SIGKILL is quicker than three nodes leaving the cluster.
+        await Task.WhenAll(_nodes.SelectMany(n => n.Incarnations).Select(p => p.KillAsync()));
         await Task.WhenAll(_nodes.SelectMany(n => n.Incarnations).Select(p => p.DisposeAsync().AsTask()));
         foreach (var node in _nodes) await node.Proxy.DisposeAsync();
         _client.Dispose();

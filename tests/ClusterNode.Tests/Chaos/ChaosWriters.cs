@@ -53,6 +53,8 @@ public sealed class ChaosWriters(HttpClient client, Func<int, Uri> urlOf)
                 if (!await Put(write, urlOf(node), write.RecordPath, () => NodeApi.Json(write.Json), stop)) continue;
                 if (!await Put(write, urlOf(node), write.BlobPath, () => new ByteArrayContent(write.Blob()), stop)) continue;
                 _acknowledged.Enqueue(write);
+                // A pause between writes, so six clients leave the two cores some room for the nodes' own work.
+                await Delay(TimeSpan.FromMilliseconds(random.Next(0, 100)), stop);
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or OperationCanceledException)
             {

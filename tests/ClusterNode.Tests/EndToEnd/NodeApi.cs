@@ -20,9 +20,10 @@ public static class NodeApi
     public static async Task<string> NodeId(this HttpClient client, NodeProcess node) =>
         (await client.Status(node)).GetProperty("nodeId").GetString()!;
 
-    /// <summary>The members a node's /status lists that are Up, by address.</summary>
+    /// <summary>The members a node's /status lists as Up and reachable from it, by address.</summary>
     public static IReadOnlyList<string> UpMembers(JsonElement status) =>
-        status.GetProperty("members").EnumerateArray().Where(m => m.GetProperty("status").GetString() == "Up")
+        status.GetProperty("members").EnumerateArray()
+            .Where(m => m.GetProperty("status").GetString() == "Up" && !(m.TryGetProperty("reachable", out var r) && r.ValueKind == JsonValueKind.False))
             .Select(m => m.GetProperty("address").GetString()!).ToList();
 
     public static long? PersistedCursorFor(JsonElement status, string peer) =>

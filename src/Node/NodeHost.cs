@@ -30,8 +30,10 @@ public sealed class NodeHost : IAsyncDisposable
         akka.cluster.downing-provider-class = ""
         # A connection that failed is tried again soon: replication resumes as soon as the network is back.
         akka.remote.retry-gate-closed-for = 1s
-        # Keep asking the seeds to join for as long as it takes (a seed may be down for hours).
+        # Keep asking the seeds to join for as long as it takes (a seed may be down for hours), and soon again when a
+        # join was not answered (a new incarnation waits for its old one to be removed).
         akka.cluster.shutdown-after-unsuccessful-join-seed-nodes = off
+        akka.cluster.retry-unsuccessful-join-after = 2s
         """);
 
     /// <summary>Pause before starting a new ActorSystem, so a storm of failures cannot spin the CPU.</summary>

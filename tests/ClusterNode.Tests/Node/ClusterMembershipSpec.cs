@@ -54,6 +54,75 @@ public sealed class ClusterMembershipSpec : Akka.TestKit.Xunit2.TestKit, IAsyncL
         }
     }
 
+    [Fact]
+    public async Task A_member_downed_by_an_operator_keeps_its_process_and_rejoins_with_its_data_on_a_new_ActorSystem()
+    {
+        var seedPort = Loopback.FreePort();
+        var seed = $"akka.tcp://cluster-node@127.0.0.1:{seedPort}";
+        var a = Start("a", seedPort, seed);
+        var b = Start("b", Loopback.FreePort(), seed);
+        var lastOfA = a.Runtime.WriteBlob("t", "before", "f", TestData.Blob(1, 20_000)).Sequence;
+        await AwaitAssertAsync(async () => Assert.Equal(lastOfA, (await PeerOf(b, a))?.PersistedCursor), Patience, Poll);
+
+        a.Cluster.Down(b.Cluster.SelfAddress);
+
+        // B's ActorSystem is removed from the cluster; B's host starts another on the same store, which joins again.
+        await AwaitAssertAsync(() =>
+        {
+            Assert.Equal(2, b.Incarnations);
+            Assert.Equal(Akka.Cluster.MemberStatus.Up, b.Cluster.SelfMember.Status);
+        }, Patience, Poll);
+        a.Runtime.WriteBlob("t", "after", "f", TestData.Blob(2, 20_000));
+        b.Runtime.WriteBlob("t", "from-b", "f", TestData.Blob(3, 20_000));
+        await BothCaughtUp(a, b);
+        Assert.Equal(TestData.Blob(2, 20_000), ReadBlob(b, "after"));
+        Assert.Equal(TestData.Blob(3, 20_000), ReadBlob(a, "from-b"));
+    }
+
+    [Fact]
+    public async Task A_member_quarantined_by_its_peer_recovers_in_process_and_replication_resumes_both_ways()
+    {
+        var seedPort = Loopback.FreePort();
+        var seed = $"akka.tcp://cluster-node@127.0.0.1:{seedPort}";
+        var a = Start("a", seedPort, seed);
+        var b = Start("b", Loopback.FreePort(), seed);
+        await AwaitAssertAsync(() => Assert.Equal(2, a.Cluster.State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up)), Patience, Poll);
+
+        // What a lost system message does to an association: A will never talk to this incarnation of B again.
+        var provider = (Akka.Remote.RemoteActorRefProvider)((ExtendedActorSystem)a.Runtime.System).Provider;
+        provider.Quarantine(b.Cluster.SelfAddress, b.Cluster.SelfUniqueAddress.Uid);
+
+        await AwaitAssertAsync(() =>
+        {
+            Assert.True(b.Incarnations >= 2, "B did not start a new ActorSystem");
+            Assert.Equal(Akka.Cluster.MemberStatus.Up, b.Cluster.SelfMember.Status);
+        }, Patience, Poll);
+        a.Runtime.WriteBlob("t", "from-a", "f", TestData.Blob(4, 20_000));
+        b.Runtime.WriteBlob("t", "from-b", "f", TestData.Blob(5, 20_000));
+        await BothCaughtUp(a, b);
+        Assert.Equal(TestData.Blob(4, 20_000), ReadBlob(b, "from-a"));
+    }
+
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Each node's cursor for the other reaches the other's last sequence (which grows as each applies the other's writes).</summary>
+    private async Task BothCaughtUp(NodeHost a, NodeHost b) =>
+        await AwaitAssertAsync(async () =>
+        {
+            Assert.Equal(a.Store.LastSequence, (await PeerOf(b, a))?.PersistedCursor);
+            Assert.Equal(b.Store.LastSequence, (await PeerOf(a, b))?.PersistedCursor);
+        }, Patience, Poll);
+
+    private static byte[] ReadBlob(NodeHost host, string id)
+    {
+        var blob = host.Store.Get("t", id)!.Blob("f")!;
+        using var file = host.Store.Blobs.OpenRead(blob.FileId);
+        using var bytes = new MemoryStream();
+        file.CopyTo(bytes);
+        return bytes.ToArray();
+    }
+
     private NodeHost Start(string name, int port, string seed)
     {
         var dir = Path.Combine(_root, name).Replace("\\", "/");

@@ -226,6 +226,7 @@ public sealed class TcpFaultProxy : IAsyncDisposable
     {
         var buffer = new byte[64 * 1024];
         var sniffed = readsHandshake ? new MemoryStream() : null;
+        var sniffedSent = 0;
         try
         {
             while (true)
@@ -238,15 +239,23 @@ public sealed class TcpFaultProxy : IAsyncDisposable
                 {
                     sniffed.Write(data.Span);
                     var origin = AkkaHandshake.OriginPort(sniffed.GetBuffer().AsSpan(0, (int)sniffed.Length));
-                    if (origin is null && sniffed.Length < SniffLimitBytes) continue;
-                    if (origin is not null) Interlocked.Increment(ref _originsRead);
+                    var known = origin is not null || sniffed.Length >= SniffLimitBytes;
+                    bool wait;
                     lock (_lock)
                     {
-                        link.OriginPort = origin;
-                        HoldIfCovered(link);
+                        if (known)
+                        {
+                            link.OriginPort = origin;
+                            HoldIfCovered(link);
+                        }
+                        // While one node is partitioned, a connection that has not said where it is from forwards nothing yet.
+                        wait = !known && _holes.Any(h => h.OriginPort is not null);
                     }
-                    data = sniffed.ToArray();
-                    sniffed = null;
+                    if (origin is not null) Interlocked.Increment(ref _originsRead);
+                    if (wait) continue;
+                    data = sniffed.GetBuffer().AsMemory(sniffedSent, (int)sniffed.Length - sniffedSent).ToArray();
+                    sniffedSent = (int)sniffed.Length;
+                    if (known) sniffed = null;
                     if (link.Held) continue;
                 }
                 while (data.Length > 0)

@@ -132,6 +132,41 @@ public sealed class HttpApiSpec : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Members_lists_every_member_with_its_reachability_and_down_refuses_what_is_not_a_member()
+    {
+        var seedPort = Loopback.FreePort();
+        var a = await Start("a", seedPort, $"akka.tcp://cluster-node@127.0.0.1:{seedPort}");
+        var b = await Start("b", Loopback.FreePort(), $"akka.tcp://cluster-node@127.0.0.1:{seedPort}");
+        await Loopback.Eventually(async () =>
+        {
+            var members = await _client.GetFromJsonAsync<JsonElement>(Url(a, "/members"));
+            Assert.Equal(2, members.GetArrayLength());
+            Assert.All(members.EnumerateArray(), m => Assert.True(m.GetProperty("reachable").GetBoolean()));
+            Assert.Single(members.EnumerateArray(), m => m.GetProperty("self").GetBoolean());
+        });
+
+        var output = new StringWriter();
+        var error = new StringWriter();
+        Assert.Equal(0, await ClusterNode.Node.Commands.MembersCommand.RunAsync(["--url", a.Http.Url.ToString()], output, error));
+        Assert.Contains(b.Host.Cluster.SelfAddress.ToString(), output.ToString());
+
+        foreach (var (body, status) in new[]
+                 {
+                     ("{not json", 400),
+                     ("""{"addr":"x"}""", 400),
+                     ("""{"address":"not an address"}""", 400),
+                     ($$"""{"address":"akka.tcp://cluster-node@127.0.0.1:{{Loopback.FreePort()}}"}""", 404),
+                 })
+        {
+            var response = await _client.PostAsync(Url(a, "/members/down"), Json(body));
+            Assert.Equal(status, (int)response.StatusCode);
+            Assert.False(string.IsNullOrEmpty((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString()));
+        }
+        Assert.Equal(2, a.Host.Cluster.State.Members.Count);
+        Assert.Equal(2, await ClusterNode.Node.Commands.DownCommand.RunAsync([], output, error)); // no address: usage
+    }
+
+    [Fact]
     public async Task A_blob_whose_bytes_have_not_arrived_gets_503_with_retry_after_never_wrong_bytes()
     {
         var node = await Start("solo", Loopback.FreePort(), seed: null);

@@ -38,10 +38,11 @@ public sealed class NodeRuntime : IAsyncDisposable
     /// before anything is opened.
     /// </summary>
     /// <param name="onSystemStarted">Runs before the hub starts, e.g. to attach a logger that sees everything.</param>
-    public static NodeRuntime Start(Config config, Action<ActorSystem>? onSystemStarted = null)
+    /// <param name="wallClockMs">The node's wall clock (Unix ms); a test gives a node a clock that is off.</param>
+    public static NodeRuntime Start(Config config, Action<ActorSystem>? onSystemStarted = null, Func<long>? wallClockMs = null)
     {
         var settings = ReplicationSettings.Create(config);
-        var store = OpenStore(settings);
+        var store = OpenStore(settings, wallClockMs);
         try
         {
             return Start(config, settings, store, ownsStore: true, onSystemStarted);

@@ -47,7 +47,7 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
         {
             foreach (var sender in _senders.Values) sender.Tell(appended);
         });
-        Receive<WhoAreYou>(ask => Sender.Tell(new NodeIdentity(_store.NodeId, ask.SentAtMs, _store.Clock.WallClockMs(), _store.LastSequence)));
+        Receive<WhoAreYou>(ask => Sender.Tell(new NodeIdentity(_store.NodeId, ask.SentAtMs, _store.Clock.WallClockMs(), _store.LastSequence, _settings.Limits)));
         Receive<ConnectPeer>(connect =>
         {
             if (_receivers.Values.Any(r => r.Address == connect.Address))
@@ -132,6 +132,7 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
             if (connecting) _log.Error("peer at {0} answered with node id '{1}', which is invalid or this node's own; not replicating from it", address, identity.NodeId);
             return;
         }
+        TightenLimits(identity);
         if (_receivers.TryGetValue(identity.NodeId, out var existing))
         {
             if (existing.Address != address)
@@ -151,6 +152,23 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
         Context.Watch(receiver);
         _receivers[identity.NodeId] = (receiver, address);
         receiver.Tell(new Receiver.PeerSeen(identity.LastSequence));
+    }
+
+    /// <summary>
+    /// What a member would refuse, this node refuses at write time: its limits become the smaller of its own and
+    /// every peer's it has met, so no record written here can stall a stream to a member configured tighter.
+    /// </summary>
+    private void TightenLimits(NodeIdentity identity)
+    {
+        var peer = identity.Limits;
+        if (peer.MaxDataBytes < 1024 || peer.MaxBlobFields < 0 || peer.MaxBlobBytes < 1 || peer.MaxFrameBytes < 1024)
+        {
+            _log.Error("peer {0} states impossible record limits {1}; ignoring them", identity.NodeId, peer);
+            return;
+        }
+        var before = _store.Limits;
+        var after = _store.TightenLimits(peer);
+        if (after != before) _log.Warning("record limits tightened to peer {0}'s: {1} (were {2})", identity.NodeId, after, before);
     }
 
     /// <summary>

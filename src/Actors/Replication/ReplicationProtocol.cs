@@ -1,5 +1,6 @@
 using Akka.Actor;
 using ClusterNode.Actors.Serialization;
+using ClusterNode.Persistence.Records;
 
 namespace ClusterNode.Actors.Replication;
 
@@ -62,7 +63,8 @@ public sealed record WhoAreYou(long SentAtMs) : IReplicationWireMessage;
 /// <param name="EchoSentAtMs">The <see cref="WhoAreYou.SentAtMs"/> this answers.</param>
 /// <param name="WallClockMs">The answering node's wall clock when it answered.</param>
 /// <param name="LastSequence">The answering node's last audit sequence: how far a follower could get.</param>
-public sealed record NodeIdentity(string NodeId, long EchoSentAtMs, long WallClockMs, long LastSequence) : IReplicationWireMessage;
+/// <param name="Limits">What the answering node accepts in one record: every member writes within the smallest.</param>
+public sealed record NodeIdentity(string NodeId, long EchoSentAtMs, long WallClockMs, long LastSequence, RecordLimits Limits) : IReplicationWireMessage;
 
 public static class FlowControl
 {

@@ -33,6 +33,7 @@ public sealed record ReplicationSettings(
     long MapSizeBytes,
     long AuditRetentionEntries,
     int RecordMaxBytes,
+    int MaxBlobFields,
     long WindowBytes,
     int FrameTargetBytes,
     int ChunkSizeBytes,
@@ -62,7 +63,10 @@ public sealed record ReplicationSettings(
             NodeId: Text(node, "node-id", required: false),
             MapSizeBytes: Bytes(node, "lmdb.map-size", min: 1L << 20, max: 1L << 44),
             AuditRetentionEntries: Long(node, "audit-log.retention", min: 1),
-            RecordMaxBytes: (int)Bytes(node, "record.max-size", min: 1024, max: 64L << 20),
+            // The storage format holds no more than RecordCodec.MaxDataBytes of data.
+            RecordMaxBytes: (int)Bytes(node, "record.max-size", min: 1024, max: RecordCodec.MaxDataBytes),
+            // A record's blob count is 16 bits on disk and on the wire.
+            MaxBlobFields: (int)Long(node, "record.max-blob-fields", min: 0, max: ushort.MaxValue),
             WindowBytes: Bytes(node, "replication.window", min: 64 * 1024, max: 1L << 32),
             FrameTargetBytes: (int)Bytes(node, "replication.frame-size", min: 1024, max: 64L << 20),
             ChunkSizeBytes: (int)Bytes(node, "blob.chunk-size", min: 1024, max: 64L << 20),
@@ -89,6 +93,14 @@ public sealed record ReplicationSettings(
             throw new ConfigurationException($"cluster-node.blob.chunk-size: {settings.ChunkSizeBytes} bytes does not fit akka.remote.dot-netty.tcp.maximum-frame-size ({settings.MaxRemoteFrameBytes}) with {EnvelopeAllowanceBytes} bytes of envelope");
         if (settings.RecordMaxBytes > payloadLimit)
             throw new ConfigurationException($"cluster-node.record.max-size: {settings.RecordMaxBytes} bytes does not fit akka.remote.dot-netty.tcp.maximum-frame-size ({settings.MaxRemoteFrameBytes})");
+        // The data and field limits alone must keep every record within a frame, or a record this node accepts could
+        // be one no peer can receive.
+        var largestRecordBytes = RecordLimits.FrameBytes(RecordLimits.LargestRecord(settings.RecordMaxBytes, settings.MaxBlobFields));
+        if (largestRecordBytes > payloadLimit)
+            throw new ConfigurationException($"cluster-node.record.max-blob-fields: {settings.MaxBlobFields} blob fields with names of {Names.MaxLength} characters " +
+                $"and cluster-node.record.max-size ({settings.RecordMaxBytes} bytes) of data make a record of {largestRecordBytes} bytes, over the " +
+                $"{payloadLimit} bytes a replication frame carries (akka.remote.dot-netty.tcp.maximum-frame-size {settings.MaxRemoteFrameBytes} " +
+                $"less {EnvelopeAllowanceBytes}); lower either, or raise the frame size");
         if (settings.FrameTargetBytes > payloadLimit)
             throw new ConfigurationException($"cluster-node.replication.frame-size: {settings.FrameTargetBytes} bytes does not fit akka.remote.dot-netty.tcp.maximum-frame-size ({settings.MaxRemoteFrameBytes})");
         if (settings.WindowBytes < 2L * settings.ChunkSizeBytes)
@@ -96,7 +108,10 @@ public sealed record ReplicationSettings(
         return settings;
     }
 
-    public RecordStoreSettings Store => new(DataDirectory, NodeId, MapSizeBytes, AuditRetentionEntries, (long)ClockMaxOffset.TotalMilliseconds);
+    public RecordStoreSettings Store => new(DataDirectory, NodeId, MapSizeBytes, AuditRetentionEntries, Limits, (long)ClockMaxOffset.TotalMilliseconds);
+
+    /// <summary>What this node accepts in one record: what it can itself receive from a peer.</summary>
+    public RecordLimits Limits => new(RecordMaxBytes, MaxBlobFields, BlobMaxSizeBytes, MaxFramePayloadBytes);
 
     /// <summary>The largest frame payload the sender may build: a frame never outgrows a remote message.</summary>
     public int MaxFramePayloadBytes => MaxRemoteFrameBytes - EnvelopeAllowanceBytes;
@@ -110,12 +125,13 @@ public sealed record ReplicationSettings(
         return value ?? "";
     }
 
-    private static long Long(Config config, string key, long min)
+    private static long Long(Config config, string key, long min, long max = long.MaxValue)
     {
         long value;
         try { value = config.GetLong(key); }
         catch (Exception e) { throw new ConfigurationException($"cluster-node.{key}: not a whole number ({e.Message})"); }
         if (value < min) throw new ConfigurationException($"cluster-node.{key}: {value} is below the minimum {min}");
+        if (value > max) throw new ConfigurationException($"cluster-node.{key}: {value} is above the maximum {max}");
         return value;
     }
 

@@ -3,6 +3,7 @@ using Akka.Serialization;
 using ClusterNode.Actors.Replication;
 using ClusterNode.Actors.Watermarks;
 using ClusterNode.Persistence.Binary;
+using ClusterNode.Persistence.Records;
 
 namespace ClusterNode.Actors.Serialization;
 
@@ -75,7 +76,8 @@ public sealed class ReplicationSerializer(ExtendedActorSystem system) : Serializ
             case WhoAreYou w:
                 return new ByteWriter(8).I64(w.SentAtMs).ToArray();
             case NodeIdentity i:
-                return new ByteWriter(64).String(i.NodeId).I64(i.EchoSentAtMs).I64(i.WallClockMs).I64(i.LastSequence).ToArray();
+                return new ByteWriter(96).String(i.NodeId).I64(i.EchoSentAtMs).I64(i.WallClockMs).I64(i.LastSequence)
+                    .I32(i.Limits.MaxDataBytes).I32(i.Limits.MaxBlobFields).I64(i.Limits.MaxBlobBytes).I32(i.Limits.MaxFrameBytes).ToArray();
             case CursorStore.CursorAdvanced a:
                 return new ByteWriter(8).I64(a.Sequence).ToArray();
             case CursorStore.CursorSnapshot s:
@@ -101,7 +103,8 @@ public sealed class ReplicationSerializer(ExtendedActorSystem system) : Serializ
             CreditManifest => new Credit(reader.I64("epoch"), reader.I64("handled")),
             ReceiptManifest => new Receipt(reader.I64("epoch"), reader.I64("durable")),
             WhoAreYouManifest => new WhoAreYou(reader.I64("sentAt")),
-            IdentityManifest => new NodeIdentity(reader.String("nodeId"), reader.I64("echoSentAt"), reader.I64("wallClock"), reader.I64("lastSequence")),
+            IdentityManifest => new NodeIdentity(reader.String("nodeId"), reader.I64("echoSentAt"), reader.I64("wallClock"), reader.I64("lastSequence"),
+                new RecordLimits(reader.I32("maxDataBytes"), reader.I32("maxBlobFields"), reader.I64("maxBlobBytes"), reader.I32("maxFrameBytes"))),
             CursorAdvancedManifest => new CursorStore.CursorAdvanced(reader.I64("sequence")),
             CursorSnapshotManifest => new CursorStore.CursorSnapshot(reader.I64("sequence"), reader.I64("copyStart"), NullIfEmpty(reader.Block("copyAfterKey", MaxKeyBytes))),
             _ => throw new FormatException($"unknown replication message manifest '{manifest}'"),

@@ -1,4 +1,6 @@
+using System.Net.Http.Json;
 using System.Text;
+using System.Text.Json;
 
 namespace ClusterNode.Node.Commands;
 
@@ -32,6 +34,27 @@ internal static class CommandLine
     }
 
     public static HttpClient Client() => new() { Timeout = TimeSpan.FromSeconds(30) };
+
+    /// <summary>
+    /// GETs <paramref name="path"/> from the node of the first --url (default: a node on the defaults). Exit is set
+    /// (with the reason written) when the options are wrong or the node cannot be read.
+    /// </summary>
+    public static async Task<(int? Exit, Uri Url, JsonElement Body)> ReadFromNode(string command, string path, string[] options, TextWriter error)
+    {
+        var urls = Urls(options, error);
+        if (urls is null) return (Usage, DefaultUrl, default);
+        var url = urls.Count == 0 ? DefaultUrl : urls[0];
+        using var client = Client();
+        try
+        {
+            return (null, url, await client.GetFromJsonAsync<JsonElement>(new Uri(url, path)));
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)
+        {
+            error.WriteLine($"cluster-node {command}: cannot read {new Uri(url, path)}: {e.Message}");
+            return (1, url, default);
+        }
+    }
 
     public static string Table(string[] headers, IReadOnlyList<string[]> rows)
     {

@@ -1,4 +1,3 @@
-using System.Net.Http.Json;
 using System.Text.Json;
 
 namespace ClusterNode.Node.Commands;
@@ -8,20 +7,8 @@ public static class MembersCommand
 {
     public static async Task<int> RunAsync(string[] options, TextWriter output, TextWriter error)
     {
-        var urls = CommandLine.Urls(options, error);
-        if (urls is null) return CommandLine.Usage;
-        var url = urls.Count == 0 ? CommandLine.DefaultUrl : urls[0];
-        using var client = CommandLine.Client();
-        JsonElement members;
-        try
-        {
-            members = await client.GetFromJsonAsync<JsonElement>(new Uri(url, "/members"));
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)
-        {
-            error.WriteLine($"cluster-node members: cannot read {url}members: {e.Message}");
-            return 1;
-        }
+        var (exit, _, members) = await CommandLine.ReadFromNode("members", "/members", options, error);
+        if (exit is { } code) return code;
         var rows = members.EnumerateArray().Select(member => new[]
         {
             member.GetProperty("address").GetString() + (member.GetProperty("self").GetBoolean() ? " (this node)" : ""),

@@ -1,4 +1,3 @@
-using System.Net.Http.Json;
 using System.Text.Json;
 
 namespace ClusterNode.Node.Commands;
@@ -8,20 +7,8 @@ public static class StatusCommand
 {
     public static async Task<int> RunAsync(string[] options, TextWriter output, TextWriter error)
     {
-        var urls = CommandLine.Urls(options, error);
-        if (urls is null) return CommandLine.Usage;
-        var url = urls.Count == 0 ? CommandLine.DefaultUrl : urls[0];
-        using var client = CommandLine.Client();
-        JsonElement status;
-        try
-        {
-            status = await client.GetFromJsonAsync<JsonElement>(new Uri(url, "/status"));
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)
-        {
-            error.WriteLine($"cluster-node status: cannot read {url}status: {e.Message}");
-            return 1;
-        }
+        var (exit, url, status) = await CommandLine.ReadFromNode("status", "/status", options, error);
+        if (exit is { } code) return code;
 
         output.WriteLine($"node {status.GetProperty("nodeId").GetString()} at {url}, last sequence {status.GetProperty("lastSequence").GetInt64()}");
         if (status.TryGetProperty("writesRefused", out var refused) && refused.ValueKind == JsonValueKind.String)

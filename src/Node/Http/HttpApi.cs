@@ -22,13 +22,14 @@ public static class HttpApi
     public static void Map(IEndpointRouteBuilder routes, Func<NodeRuntime> current)
     {
         var store = current().Store;
-        var settings = current().Settings;
 
         routes.MapPut("/tables/{table}/records/{id}", async (string table, string id, HttpRequest request) =>
         {
             if (NameProblem(table, id) is { } bad) return bad;
-            var body = await ReadLimited(request.Body, settings.RecordMaxBytes);
-            if (body is null) return Error(413, $"record body is over record.max-size ({settings.RecordMaxBytes} bytes)");
+            // The store's limits, not the configured ones: the cluster may have tightened them to a smaller member's.
+            var maxDataBytes = store.Limits.MaxDataBytes;
+            var body = await ReadLimited(request.Body, maxDataBytes);
+            if (body is null) return Error(413, $"record body is over cluster-node.record.max-size ({maxDataBytes} bytes)");
             try
             {
                 using var json = JsonDocument.Parse(body);
@@ -57,18 +58,35 @@ public static class HttpApi
         routes.MapPut("/tables/{table}/records/{id}/blobs/{field}", async (string table, string id, string field, HttpRequest request) =>
         {
             if (NameProblem(table, id, field) is { } bad) return bad;
-            if (request.ContentLength > settings.BlobMaxSizeBytes) return Error(413, $"blob is over blob.max-size ({settings.BlobMaxSizeBytes} bytes)");
+            var maxBlobBytes = store.Limits.MaxBlobBytes;
+            if (request.ContentLength > maxBlobBytes) return Error(413, $"blob is over cluster-node.blob.max-size ({maxBlobBytes} bytes)");
+            // Refused before the body is read where the record as it stands already tells (a field too many), so a
+            // client is not made to upload a large blob only to have it refused.
+            if (store.PutBlobProblem(table, id, field, request.ContentLength ?? 0) is { } early) return Refused(early);
             using var writer = store.Blobs.BeginWrite();
             var buffer = new byte[81920];
             int read;
             while ((read = await request.Body.ReadAsync(buffer)) > 0)
             {
-                if (writer.Length + read > settings.BlobMaxSizeBytes) return Error(413, $"blob is over blob.max-size ({settings.BlobMaxSizeBytes} bytes)");
+                if (writer.Length + read > maxBlobBytes) return Error(413, $"blob is over cluster-node.blob.max-size ({maxBlobBytes} bytes)");
                 writer.Append(buffer.AsSpan(0, read));
             }
             var blob = writer.Commit(field, BlobStore.NewFileId());
             store.Blobs.SyncDirectory();
-            return Write(() => store.PutBlob(table, id, blob), write => Results.Json(RecordJson(write.Record)));
+            return Write(() =>
+            {
+                try
+                {
+                    return store.PutBlob(table, id, blob);
+                }
+                catch (Exception e) when (e is RecordLimitExceededException or BlobBytesPendingException)
+                {
+                    // Refused before anything was written: the new file is nobody's, so it goes now rather than at
+                    // the next start's orphan collection.
+                    try { store.Blobs.Delete(blob.FileId); } catch (IOException) { }
+                    throw;
+                }
+            }, write => Results.Json(RecordJson(write.Record)));
         });
 
         routes.MapGet("/tables/{table}/records/{id}/blobs/{field}", (string table, string id, string field) =>
@@ -196,7 +214,7 @@ public static class HttpApi
             ? Error(400, problem)
             : null;
 
-    /// <summary>A local write, with the one refusal a client is expected to retry.</summary>
+    /// <summary>A local write, with the one refusal a client is expected to retry and the ones it is not.</summary>
     private static IResult Write<T>(Func<T> write, Func<T, IResult> ok)
     {
         try
@@ -211,7 +229,19 @@ public static class HttpApi
         {
             return RetryLater(refused.Message);
         }
+        catch (RecordLimitExceededException refused)
+        {
+            return Refused(refused.Violation);
+        }
     }
+
+    /// <summary>A record over a limit: 413 for a size, 422 for one blob field too many, 400 for a bad name.</summary>
+    private static IResult Refused(RecordLimitViolation violation) => Error(violation.Kind switch
+    {
+        RecordLimitKind.BlobFields => 422,
+        RecordLimitKind.Name => 400,
+        _ => 413,
+    }, violation.Message);
 
     /// <summary>The body if it is at most <paramref name="maxBytes"/>, else null; never reads more than one byte past.</summary>
     private static async Task<byte[]?> ReadLimited(Stream body, int maxBytes)

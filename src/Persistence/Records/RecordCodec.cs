@@ -53,6 +53,14 @@ public static class RecordCodec
         foreach (var blob in record.Blobs) WriteBlobRef(writer, blob);
     }
 
+    /// <summary>The bytes <see cref="WriteBody"/> writes for <paramref name="record"/>, without writing them.</summary>
+    public static long BodyBytes(StoredRecord record) =>
+        8 + StringBytes(record.Version.Origin) + 1 + 4 + record.Data.Length + 2
+        + record.Blobs.Sum(b => StringBytes(b.Field) + StringBytes(b.FileId) + 8L + Sha256Bytes);
+
+    /// <summary>A short string as <see cref="ByteWriter.String"/> writes it: a 16-bit length, then UTF-8.</summary>
+    public static long StringBytes(string value) => 2 + System.Text.Encoding.UTF8.GetByteCount(value);
+
     public static StoredRecord ReadBody(ref ByteReader reader, string table, string id)
     {
         var version = ReadVersion(ref reader);

@@ -27,6 +27,7 @@ public sealed partial class RecordStore : IDisposable
     private readonly long _maxClockOffsetMs;
     private volatile string? _writeRefusal;
     private readonly object _writeGate = new();
+    private RecordLimits _limits;
     private long _lastSequence;
     private long _replicatedApplies;
 
@@ -34,6 +35,7 @@ public sealed partial class RecordStore : IDisposable
     {
         _auditRetention = settings.AuditRetentionEntries;
         _maxClockOffsetMs = settings.MaxClockOffsetMs;
+        _limits = settings.Limits ?? RecordLimits.Format;
         Blobs = new BlobStore(Path.Combine(settings.DataDirectory, "blobs"));
         _lease = LmdbEnvironments.Acquire(Path.Combine(settings.DataDirectory, "lmdb"), settings.MapSizeBytes);
         try
@@ -69,29 +71,71 @@ public sealed partial class RecordStore : IDisposable
     /// <summary>Raised after every commit that appended to the audit log, with the new last sequence.</summary>
     public event Action<long>? Appended;
 
+    public const int MaxNodeIdLength = 64;
+
     [GeneratedRegex(@"^[A-Za-z0-9_.-]{1,64}\z")]
     private static partial Regex NodeIdPattern();
 
     public static bool IsValidNodeId(string nodeId) => NodeIdPattern().IsMatch(nodeId) && nodeId is not "." and not "..";
 
+    // ---------------------------------------------------------------- limits
+
+    /// <summary>
+    /// What a local write may make of a record. Replaced whole and at once, so the cluster can tighten it while
+    /// writes run (<see cref="TightenLimits"/>); a write already past its check finishes under the limits it read.
+    /// </summary>
+    public RecordLimits Limits
+    {
+        get => Volatile.Read(ref _limits);
+        set => Volatile.Write(ref _limits, value ?? throw new ArgumentNullException(nameof(value)));
+    }
+
+    /// <summary>Lowers the limits to the smallest of the current ones and <paramref name="other"/>; returns the result.</summary>
+    public RecordLimits TightenLimits(RecordLimits other)
+    {
+        while (true)
+        {
+            var current = Limits;
+            var tightened = current.Min(other);
+            if (ReferenceEquals(Interlocked.CompareExchange(ref _limits, tightened, current), current)) return tightened;
+        }
+    }
+
+    /// <summary>
+    /// Whether <see cref="PutBlob"/> of <paramref name="field"/> with <paramref name="sizeBytes"/> would be refused by
+    /// the limits as the record stands now: lets a caller refuse before receiving the blob's bytes. The write itself
+    /// checks again.
+    /// </summary>
+    public RecordLimitViolation? PutBlobProblem(string table, string id, string field, long sizeBytes)
+    {
+        var placeholder = new BlobRef(field, BlobStore.NewFileId(), sizeBytes, new byte[RecordCodec.Sha256Bytes]);
+        return Limits.Check(WithBlob(table, id, Get(table, id), new RecordVersion(0, NodeId), placeholder));
+    }
+
     // ---------------------------------------------------------------- local writes
 
     /// <summary>
     /// Creates or replaces a record's JSON data; its blobs stay. Throws <see cref="BlobBytesPendingException"/>
-    /// while a blob it would keep has not arrived here yet (this applies to every local write).
+    /// while a blob it would keep has not arrived here yet, and <see cref="RecordLimitExceededException"/> when the
+    /// record would break <see cref="Limits"/> (both apply to every local write, and nothing is written).
     /// </summary>
     public LocalWrite PutData(string table, string id, byte[] json) =>
         WriteLocal(table, id, (existing, version) =>
             new StoredRecord(table, id, version, false, json, Live(existing)?.Blobs ?? []))!;
 
-    /// <summary>Attaches a blob already sealed in the blob store; creates the record ({}) if there is none.</summary>
+    /// <summary>
+    /// Attaches a blob already sealed in the blob store; creates the record ({}) if there is none. A refused write
+    /// leaves the blob's file to the caller (or to the orphan collection at the next start).
+    /// </summary>
     public LocalWrite PutBlob(string table, string id, BlobRef blob) =>
-        WriteLocal(table, id, (existing, version) =>
-        {
-            var live = Live(existing);
-            var blobs = (live?.Blobs ?? []).Where(b => b.Field != blob.Field).Append(blob).OrderBy(b => b.Field, StringComparer.Ordinal).ToArray();
-            return new StoredRecord(table, id, version, false, live?.Data ?? EmptyJson, blobs);
-        })!;
+        WriteLocal(table, id, (existing, version) => WithBlob(table, id, existing, version, blob))!;
+
+    private static StoredRecord WithBlob(string table, string id, StoredRecord? existing, RecordVersion version, BlobRef blob)
+    {
+        var live = Live(existing);
+        var blobs = (live?.Blobs ?? []).Where(b => b.Field != blob.Field).Append(blob).OrderBy(b => b.Field, StringComparer.Ordinal).ToArray();
+        return new StoredRecord(table, id, version, false, live?.Data ?? EmptyJson, blobs);
+    }
 
     /// <summary>Writes a tombstone; null when there is no live record to delete.</summary>
     public LocalWrite? Delete(string table, string id) =>
@@ -124,6 +168,9 @@ public sealed partial class RecordStore : IDisposable
                 previous = Read(tx, key);
                 record = build(previous, new RecordVersion(previous is null ? Clock.Next() : Clock.After(previous.Version.Hlc), NodeId));
                 if (record is null) return null;
+                // Before anything else: a record a member would refuse must never enter the audit log, where it
+                // would stall every stream that reaches it.
+                if (Limits.Check(record) is { } violation) throw new RecordLimitExceededException(violation);
                 var pending = record.Blobs.Where(b => !Blobs.IsPresent(b)).Select(b => b.Field).ToArray();
                 if (pending.Length > 0) throw new BlobBytesPendingException(table, id, pending);
                 // A kept blob may have been renamed into place by a replication save whose directory fsync has not

@@ -16,6 +16,9 @@ public sealed class ReplicationSettingsSpec
         Assert.Equal(8L << 30, settings.MapSizeBytes);
         Assert.Equal(10_000_000, settings.AuditRetentionEntries);
         Assert.Equal(512 * 1024, settings.RecordMaxBytes);
+        Assert.Equal(64, settings.MaxBlobFields);
+        Assert.Equal(new Persistence.Records.RecordLimits(512 * 1024, 64, 1L << 30, (1 << 20) - ReplicationSettings.EnvelopeAllowanceBytes), settings.Limits);
+        Assert.Equal(settings.Limits, settings.Store.Limits);
         Assert.Equal(8L << 20, settings.WindowBytes);
         Assert.Equal(64 * 1024, settings.FrameTargetBytes);
         Assert.Equal(64 * 1024, settings.ChunkSizeBytes);
@@ -52,6 +55,12 @@ public sealed class ReplicationSettingsSpec
     [InlineData("cluster-node.node-id = \"a/b\"", "cluster-node.node-id")]
     [InlineData("cluster-node.data-dir = \"\"", "cluster-node.data-dir")]
     [InlineData("cluster-node.blob.durability = sometimes", "cluster-node.blob.durability")]
+    [InlineData("cluster-node.record.max-blob-fields = many", "cluster-node.record.max-blob-fields")]
+    [InlineData("cluster-node.record.max-blob-fields = -1", "cluster-node.record.max-blob-fields")]
+    [InlineData("cluster-node.record.max-blob-fields = 70000", "cluster-node.record.max-blob-fields")]
+    // The record: thousands of fields with long names do not fit one frame.
+    [InlineData("cluster-node.record.max-blob-fields = 5300", "cluster-node.record.max-blob-fields")]
+    [InlineData("cluster-node.record.max-size = 20 MiB\nakka.remote.dot-netty.tcp.maximum-frame-size = 64 MiB", "cluster-node.record.max-size")]
     public void A_bad_value_must_fail_with_an_error_naming_the_key(string hocon, string key)
     {
         var error = Assert.Throws<ConfigurationException>(() => ReplicationSettings.Create(ConfigurationFactory.ParseString(hocon)));

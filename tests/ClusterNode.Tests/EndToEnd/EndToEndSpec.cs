@@ -126,6 +126,49 @@ public sealed class EndToEndSpec : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task Killing_the_seed_with_the_lowest_address_leaves_the_other_node_taking_writes_and_both_converge_when_it_returns()
+    {
+        var aPort = Loopback.FreePort();
+        var bPort = Loopback.FreePort();
+        var seeds = new[] { aPort, bPort };
+        var a = StartWithSeeds("a", "hocon/local/node1.conf", aPort, seeds);
+        var b = StartWithSeeds("b", "hocon/local/node2.conf", bPort, seeds);
+        await Healthy(a);
+        await Healthy(b);
+        await Loopback.Eventually(async () => Assert.Equal(2, (await Status(b)).GetProperty("members").GetArrayLength()));
+        for (var i = 0; i < 10; i++) await PutRecordWithBlob(a, $"a-{i}", i);
+
+        await a.KillAsync();
+        _nodes.Remove(a);
+        // Longer than any failure detector and the old split-brain resolver's 5 s: B must stay, and take writes all along.
+        var writtenToB = 0;
+        for (var clock = Stopwatch.StartNew(); clock.Elapsed < TimeSpan.FromSeconds(15); writtenToB++)
+            await PutRecordWithBlob(b, $"b-{writtenToB}", 100 + writtenToB);
+        Assert.False(b.HasExited, "B exited while A was down");
+
+        a = StartWithSeeds("a", "hocon/local/node1.conf", aPort, seeds, a.HttpPort);
+        await Healthy(a);
+        await Loopback.Eventually(async () => Assert.Equal(0, await Cli("verify", "--url", a.Url.ToString(), "--url", b.Url.ToString())));
+        Assert.False(b.HasExited);
+        for (var i = 0; i < writtenToB; i++)
+        {
+            var response = await _client.GetAsync(new Uri(a.Url, $"tables/docs/records/b-{i}/blobs/file"));
+            Assert.Equal(TestData.Blob(100 + i, 10_000), await response.Content.ReadAsByteArrayAsync());
+        }
+        _output.WriteLine($"B took {writtenToB} writes while A was down; A has them all after its restart");
+    }
+
+    private async Task PutRecordWithBlob(NodeProcess node, string id, int seed)
+    {
+        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(new Uri(node.Url, $"tables/docs/records/{id}"), Json($$"""{"seed":{{seed}}}"""))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(new Uri(node.Url, $"tables/docs/records/{id}/blobs/file"), new ByteArrayContent(TestData.Blob(seed, 10_000)))).StatusCode);
+    }
+
+    private NodeProcess StartWithSeeds(string name, string hocon, int akkaPort, int[] seedPorts, int? httpPort = null) =>
+        Start(name, hocon, akkaPort, seedPorts[0], httpPort,
+            $"akka.cluster.seed-nodes = [{string.Join(", ", seedPorts.Select(p => $"\"akka.tcp://cluster-node@127.0.0.1:{p}\""))}]");
+
     [Theory]
     [InlineData("missing-file", "nope.conf")]
     [InlineData("wrong-type", "cluster-node.replication.window")]

@@ -60,6 +60,7 @@ public sealed class HttpApiSpec : IAsyncLifetime
     [InlineData("PUT", "/tables/a%2Fb/records/bob", """{"a":1}""", 400)]
     [InlineData("PUT", "/tables/people/records/LONGNAME", """{"a":1}""", 400)]
     [InlineData("PUT", "/tables/people/records/bob/blobs/photo", "BIGBLOB", 413)]
+    [InlineData("PUT", "/tables/people/records/bob", "BIGRECORD", 413)]
     [InlineData("GET", "/no/such/route", "", 404)]
     public async Task Bad_input_must_get_a_json_error_and_change_nothing(string method, string path, string body, int expected)
     {
@@ -70,7 +71,12 @@ public sealed class HttpApiSpec : IAsyncLifetime
         var lastBefore = node.Host.Runtime.Store.LastSequence;
 
         path = path.Replace("LONGNAME", new string('x', 300));
-        HttpContent content = body == "BIGBLOB" ? new ByteArrayContent(new byte[4096]) : new StringContent(body);
+        HttpContent content = body switch
+        {
+            "BIGBLOB" => new ByteArrayContent(new byte[4096]),
+            "BIGRECORD" => Json($$"""{"x":"{{new string('a', 3000)}}"}"""),
+            _ => new StringContent(body),
+        };
         var response = await _client.SendAsync(new HttpRequestMessage(new HttpMethod(method), Url(node, path)) { Content = method == "GET" ? null : content });
 
         Assert.Equal(expected, (int)response.StatusCode);
@@ -79,6 +85,85 @@ public sealed class HttpApiSpec : IAsyncLifetime
         Assert.False(string.IsNullOrWhiteSpace(error.GetProperty("error").GetString()));
         Assert.Equal(before, await _client.GetStringAsync(Url(node, "/tables/people/digest")));
         Assert.Equal(lastBefore, node.Host.Runtime.Store.LastSequence);
+    }
+
+    /// <summary>
+    /// Issue 6 in small: a record given one blob field after another, each with a name of the longest length. Up to
+    /// record.max-blob-fields every PUT is taken; the next is refused with a JSON 422 naming the limit before its body
+    /// is stored, and changes nothing; the record at the limit replicates whole, and a write after it follows.
+    /// </summary>
+    [Fact]
+    public async Task Blob_fields_past_the_limit_are_refused_with_a_json_error_and_the_record_at_the_limit_replicates()
+    {
+        const int maxFields = 8;
+        var limits = $"cluster-node.record.max-blob-fields = {maxFields}";
+        var seedPort = Loopback.FreePort();
+        var a = await Start("a", seedPort, $"akka.tcp://cluster-node@127.0.0.1:{seedPort}", limits);
+        var b = await Start("b", Loopback.FreePort(), $"akka.tcp://cluster-node@127.0.0.1:{seedPort}", limits);
+        var table = new string('t', Names.MaxLength);
+        var id = new string('i', Names.MaxLength);
+        string Field(int i) => $"f{i:D3}".PadRight(Names.MaxLength, 'x');
+        string BlobPath(int i) => $"/tables/{table}/records/{id}/blobs/{Field(i)}";
+
+        for (var i = 0; i < maxFields; i++)
+            Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(Url(a, BlobPath(i)), new ByteArrayContent([(byte)i]))).StatusCode);
+
+        var store = a.Host.Runtime.Store;
+        var before = (store.LastSequence, await _client.GetStringAsync(Url(a, $"/tables/{table}/digest")), store.Blobs.FileIds().Count());
+        var refused = await _client.PutAsync(Url(a, BlobPath(maxFields)), new ByteArrayContent([1]));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, refused.StatusCode);
+        var error = (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString();
+        _output.WriteLine(error);
+        Assert.Contains("cluster-node.record.max-blob-fields", error);
+        Assert.Contains($"({maxFields})", error);
+        Assert.Equal(before, (store.LastSequence, await _client.GetStringAsync(Url(a, $"/tables/{table}/digest")), store.Blobs.FileIds().Count()));
+        // Replacing a field the record has is no field more.
+        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(Url(a, BlobPath(0)), new ByteArrayContent([42]))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(Url(a, "/tables/people/records/after"), Json("""{"after":true}"""))).StatusCode);
+
+        await Loopback.Eventually(async () =>
+        {
+            Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync(Url(b, "/tables/people/records/after"))).StatusCode);
+            Assert.Equal(await _client.GetStringAsync(Url(a, $"/tables/{table}/digest")), await _client.GetStringAsync(Url(b, $"/tables/{table}/digest")));
+            Assert.Equal([42], await _client.GetByteArrayAsync(Url(b, BlobPath(0))));
+        });
+        var record = await _client.GetFromJsonAsync<JsonElement>(Url(b, $"/tables/{table}/records/{id}"));
+        Assert.Equal(maxFields, record.GetProperty("blobs").EnumerateObject().Count());
+    }
+
+    [Fact]
+    public async Task Members_lists_every_member_with_its_reachability_and_down_refuses_what_is_not_a_member()
+    {
+        var seedPort = Loopback.FreePort();
+        var a = await Start("a", seedPort, $"akka.tcp://cluster-node@127.0.0.1:{seedPort}");
+        var b = await Start("b", Loopback.FreePort(), $"akka.tcp://cluster-node@127.0.0.1:{seedPort}");
+        await Loopback.Eventually(async () =>
+        {
+            var members = await _client.GetFromJsonAsync<JsonElement>(Url(a, "/members"));
+            Assert.Equal(2, members.GetArrayLength());
+            Assert.All(members.EnumerateArray(), m => Assert.True(m.GetProperty("reachable").GetBoolean()));
+            Assert.Single(members.EnumerateArray(), m => m.GetProperty("self").GetBoolean());
+        });
+
+        var output = new StringWriter();
+        var error = new StringWriter();
+        Assert.Equal(0, await ClusterNode.Node.Commands.MembersCommand.RunAsync(["--url", a.Http.Url.ToString()], output, error));
+        Assert.Contains(b.Host.Cluster.SelfAddress.ToString(), output.ToString());
+
+        foreach (var (body, status) in new[]
+                 {
+                     ("{not json", 400),
+                     ("""{"addr":"x"}""", 400),
+                     ("""{"address":"not an address"}""", 400),
+                     ($$"""{"address":"akka.tcp://cluster-node@127.0.0.1:{{Loopback.FreePort()}}"}""", 404),
+                 })
+        {
+            var response = await _client.PostAsync(Url(a, "/members/down"), Json(body));
+            Assert.Equal(status, (int)response.StatusCode);
+            Assert.False(string.IsNullOrEmpty((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString()));
+        }
+        Assert.Equal(2, a.Host.Cluster.State.Members.Count);
+        Assert.Equal(2, await ClusterNode.Node.Commands.DownCommand.RunAsync([], output, error)); // no address: usage
     }
 
     [Fact]
@@ -98,6 +183,11 @@ public sealed class HttpApiSpec : IAsyncLifetime
         var write = await _client.PutAsync(Url(node, "/tables/people/records/carol"), Json("""{"x":1}"""));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, write.StatusCode);
         Assert.NotNull(write.Headers.RetryAfter);
+        // A blob uploaded for it is refused only once its bytes are on disk; its file must not stay behind.
+        var files = store.Blobs.FileIds().Count();
+        var upload = await _client.PutAsync(Url(node, "/tables/people/records/carol/blobs/other"), new ByteArrayContent([1, 2, 3]));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, upload.StatusCode);
+        Assert.Equal(files, store.Blobs.FileIds().Count());
         Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(node, "/tables/people/records/carol/blobs/other"))).StatusCode);
     }
 

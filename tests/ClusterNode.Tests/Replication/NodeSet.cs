@@ -9,9 +9,9 @@ public sealed class NodeSet(string purpose, ITestOutputHelper output) : IAsyncDi
     private readonly List<ReplicationNode> _running = new();
 
     /// <summary>Starts the node <paramref name="name"/>; starting a name again after <see cref="Stop"/> is a restart.</summary>
-    public ReplicationNode Start(string name, string hocon = "")
+    public ReplicationNode Start(string name, string hocon = "", Func<long>? wallClockMs = null)
     {
-        var node = ReplicationNode.Start(name, Path.Combine(_root, name), output, hocon);
+        var node = ReplicationNode.Start(name, Path.Combine(_root, name), output, hocon, wallClockMs);
         _running.Add(node);
         return node;
     }

@@ -113,6 +113,14 @@ public sealed class ReceiverBadInputSpec : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(1, again.FromSequence);
         Assert.Null(_store.Get("people", "ok-1"));
         Assert.True(_store.Clock.Last < farFuture.Hlc, "a refused version must not move this node's clock");
+        // The peer's hub says how far its log goes: the lag shows what this follower lacks, and why.
+        _receiver.Tell(new Receiver.PeerSeen(1));
+        await AwaitAssertAsync(async () =>
+        {
+            var status = await _receiver.Ask<Receiver.PeerStatus>(Receiver.GetStatus.Instance, Patience);
+            Assert.Equal(1, status.PeerLastSequence - status.PersistedCursor);
+            Assert.False(string.IsNullOrEmpty(status.LastProblem));
+        }, Patience);
         await SendGoodFrameAndExpectItApplied(again);
     }
 

@@ -30,7 +30,7 @@ public sealed class ReplicationNode : IAsyncDisposable
     public IActorRef Hub => Runtime.Hub;
     public Address Address => Runtime.Address;
 
-    public static ReplicationNode Start(string name, string dataDirectory, ITestOutputHelper output, string extraHocon = "")
+    public static ReplicationNode Start(string name, string dataDirectory, ITestOutputHelper output, string extraHocon = "", Func<long>? wallClockMs = null)
     {
         var config = ConfigurationFactory.ParseString($$"""
             {{extraHocon}}
@@ -43,7 +43,7 @@ public sealed class ReplicationNode : IAsyncDisposable
               remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
             }
             """);
-        var runtime = NodeRuntime.Start(config, system => TestLogging.AttachTo(system, output));
+        var runtime = NodeRuntime.Start(config, system => TestLogging.AttachTo(system, output), wallClockMs);
         return new ReplicationNode(name, dataDirectory, runtime);
     }
 

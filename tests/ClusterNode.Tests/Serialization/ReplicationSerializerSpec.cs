@@ -1,3 +1,4 @@
+using ClusterNode.Persistence.Records;
 using Akka.Actor;
 using Akka.Serialization;
 using ClusterNode.Actors;
@@ -26,7 +27,7 @@ public sealed class ReplicationSerializerSpec : Akka.TestKit.Xunit2.TestKit
         new Credit(42, 123456),
         new Receipt(42, 77),
         new WhoAreYou(1_764_000_000_000),
-        new NodeIdentity("node-a", 1_764_000_000_000, 1_764_000_000_123, 4567),
+        new NodeIdentity("node-a", 1_764_000_000_000, 1_764_000_000_123, 4567, new RecordLimits(512 * 1024, 64, 1L << 30, 1_044_480)),
         new CursorStore.CursorAdvanced(1234),
         new CursorStore.CursorSnapshot(5678),
     };

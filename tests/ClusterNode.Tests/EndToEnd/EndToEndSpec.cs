@@ -165,9 +165,12 @@ public sealed class EndToEndSpec : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(new Uri(node.Url, $"tables/docs/records/{id}/blobs/file"), new ByteArrayContent(TestData.Blob(seed, 10_000)))).StatusCode);
     }
 
-    private NodeProcess StartWithSeeds(string name, string hocon, int akkaPort, int[] seedPorts, int? httpPort = null) =>
-        Start(name, hocon, akkaPort, seedPorts[0], httpPort,
-            $"akka.cluster.seed-nodes = [{string.Join(", ", seedPorts.Select(p => $"\"akka.tcp://cluster-node@127.0.0.1:{p}\""))}]");
+    private NodeProcess StartWithSeeds(string name, string hocon, int akkaPort, int[] seedPorts, int? httpPort = null)
+    {
+        var node = NodeProcess.Start(new NodeLaunch(name, hocon, Path.Combine(_root, name), akkaPort, httpPort ?? Loopback.FreePort(), seedPorts), _output);
+        _nodes.Add(node);
+        return node;
+    }
 
     [Theory]
     [InlineData("missing-file", "nope.conf")]

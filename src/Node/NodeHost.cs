@@ -30,6 +30,10 @@ public sealed class NodeHost : IAsyncDisposable
         akka.cluster.downing-provider-class = ""
         # A connection that failed is tried again soon: replication resumes as soon as the network is back.
         akka.remote.retry-gate-closed-for = 1s
+        # Serializer of the cluster repair's probes (ClusterRepair).
+        akka.actor.serializers.cluster-node-repair = "ClusterNode.Node.Membership.ClusterProbeSerializer, cluster-node"
+        akka.actor.serialization-bindings { "ClusterNode.Node.Membership.ClusterRepair+ClusterProbe, cluster-node" = cluster-node-repair }
+        akka.actor.serialization-identifiers { "ClusterNode.Node.Membership.ClusterProbeSerializer, cluster-node" = 7302 }
         # Keep asking the seeds to join for as long as it takes (a seed may be down for hours), and soon again when a
         # join was not answered (a new incarnation waits for its old one to be removed).
         akka.cluster.shutdown-after-unsuccessful-join-seed-nodes = off
@@ -44,6 +48,7 @@ public sealed class NodeHost : IAsyncDisposable
     private readonly TaskCompletionSource _stopping = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _supervision;
     private NodeRuntime _runtime;
+    private Address? _joinNext;
     private int _incarnations = 1;
 
     private NodeHost(Config config, NodeRuntime runtime, Action<ActorSystem>? onSystemStarted)
@@ -52,6 +57,14 @@ public sealed class NodeHost : IAsyncDisposable
         _runtime = runtime;
         _onSystemStarted = onSystemStarted;
         _supervision = Task.Run(SuperviseAsync);
+    }
+
+    /// <summary>Cluster repair found this node in the smaller piece of a split: join <paramref name="target"/>'s cluster instead.</summary>
+    private void Rejoin(Address target, string reason)
+    {
+        Volatile.Write(ref _joinNext, target);
+        Restarted?.Invoke(reason);
+        _ = Runtime.System.Terminate();
     }
 
     /// <summary>The current incarnation; a new one replaces it when the cluster removed or quarantined the last.</summary>
@@ -73,7 +86,10 @@ public sealed class NodeHost : IAsyncDisposable
         var store = NodeRuntime.OpenStore(ClusterNode.Actors.Replication.ReplicationSettings.Create(config));
         try
         {
-            return new NodeHost(config, StartIncarnation(store, config, onSystemStarted), onSystemStarted);
+            NodeHost? host = null;
+            var runtime = StartIncarnation(store, config, onSystemStarted, (target, reason) => host?.Rejoin(target, reason), joinTarget: null);
+            host = new NodeHost(config, runtime, onSystemStarted);
+            return host;
         }
         catch
         {
@@ -82,10 +98,14 @@ public sealed class NodeHost : IAsyncDisposable
         }
     }
 
-    private static NodeRuntime StartIncarnation(RecordStore store, Config config, Action<ActorSystem>? onSystemStarted)
+    private static NodeRuntime StartIncarnation(RecordStore store, Config config, Action<ActorSystem>? onSystemStarted,
+        Action<Address, string> rejoin, Address? joinTarget)
     {
+        // Joining a given member's cluster: that member is the only seed, so this node cannot form a cluster of its own.
+        if (joinTarget is not null) config = ConfigurationFactory.ParseString($"akka.cluster.seed-nodes = [\"{joinTarget}\"]").WithFallback(config);
         var runtime = NodeRuntime.StartOn(store, config, onSystemStarted);
         runtime.System.ActorOf(ClusterMembership.Props(runtime.Hub), ClusterMembership.Name);
+        runtime.System.ActorOf(ClusterRepair.Props(rejoin, runtime.System.Settings.Config.GetTimeSpan("cluster-node.membership.repair-interval")), ClusterRepair.Name);
         var cluster = Cluster.Get(runtime.System);
         if (cluster.Settings.SeedNodes.Count == 0) cluster.Join(cluster.SelfAddress);
         return runtime;
@@ -97,13 +117,15 @@ public sealed class NodeHost : IAsyncDisposable
         {
             var runtime = Runtime;
             if (await Task.WhenAny(runtime.System.WhenTerminated, _stopping.Task) == _stopping.Task) return;
-            Restarted?.Invoke("the ActorSystem stopped (removed from the cluster or quarantined by a peer); starting a new one on the same store to join again");
+            if (Volatile.Read(ref _joinNext) is null)
+                Restarted?.Invoke("the ActorSystem stopped (removed from the cluster or quarantined by a peer); starting a new one on the same store to join again");
             while (true)
             {
                 if (await Task.WhenAny(Task.Delay(RestartBackoff), _stopping.Task) == _stopping.Task) return;
                 try
                 {
-                    Volatile.Write(ref _runtime, StartIncarnation(runtime.Store, _config, _onSystemStarted));
+                    var joinTarget = Interlocked.Exchange(ref _joinNext, null);
+                    Volatile.Write(ref _runtime, StartIncarnation(runtime.Store, _config, _onSystemStarted, Rejoin, joinTarget));
                     Interlocked.Increment(ref _incarnations);
                     break;
                 }

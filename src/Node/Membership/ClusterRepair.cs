@@ -1,0 +1,25 @@
+using Akka.Actor;
+
+namespace ClusterNode.Node.Membership;
+
+/// <summary>
+/// Protocol of the cluster repair: every node tells every node it knows of (the seeds and every member it has seen)
+/// which cluster it is in, so that the pieces Akka.Cluster leaves behind after crashes and partitions (a restarted
+/// first seed that formed a cluster of its own, a node left joining forever, a dead incarnation still a member) are
+/// noticed and joined again. Akka.Cluster never merges two clusters; the smaller one's nodes restart their
+/// ActorSystem (in-process, on the same store) and join the larger one.
+/// </summary>
+public static class ClusterRepair
+{
+    public const string Name = "cluster-repair";
+
+    /// <param name="rejoin">Replaces this node's ActorSystem with a new one that joins the given member's cluster.</param>
+    public static Props Props(Action<Address, string> rejoin, TimeSpan interval) =>
+        Akka.Actor.Props.Create(() => new ClusterRepairActor(rejoin, interval));
+
+    /// <summary>
+    /// One node's view, sent to a node it knows of: who it is (address and incarnation), whether it is an Up member,
+    /// and the size and lowest address of the cluster it is Up in.
+    /// </summary>
+    public sealed record ClusterProbe(string Address, long Uid, bool Up, int Members, string LowestMember);
+}

@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Event;
+using static ClusterNode.Node.Membership.ClusterRepair;
+
+namespace ClusterNode.Node.Membership;
+
+/// <summary>
+/// Tells every node this one knows of which cluster it is in, and acts on what the others tell it:
+/// <list type="bullet">
+/// <item>a member of this cluster whose address now answers with another incarnation is dead (an address holds one
+/// ActorSystem at a time): it is downed, so that it stops blocking the cluster and its new incarnation can join;</item>
+/// <item>a node in another cluster, or in none: if this node's cluster is the smaller one (fewer Up members, then the
+/// higher lowest address) for a while, this node joins the other cluster on a new ActorSystem.</item>
+/// </list>
+/// Every side decides for itself from the same rule, so the pieces end up in one cluster without coordination.
+/// </summary>
+internal sealed class ClusterRepairActor : ReceiveActor, IWithTimers
+{
+    private sealed record Tick
+    {
+        public static readonly Tick Instance = new();
+    }
+
+    private readonly record struct View(bool Up, int Members, string LowestMember);
+
+    private readonly Cluster _cluster = Cluster.Get(Context.System);
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Action<Address, string> _rejoin;
+    private readonly TimeSpan _interval;
+    private readonly HashSet<Address> _known = new();
+    private readonly Dictionary<Address, Stopwatch> _losingTo = new();
+    private readonly Dictionary<(Address, long), Stopwatch> _deadIncarnations = new();
+    private readonly Stopwatch _sinceStart = Stopwatch.StartNew();
+    private bool _rejoining;
+
+    public ClusterRepairActor(Action<Address, string> rejoin, TimeSpan interval)
+    {
+        _rejoin = rejoin;
+        _interval = interval;
+        Receive<Tick>(_ => Probe());
+        Receive<ClusterEvent.IMemberEvent>(e => Know(e.Member.Address));
+        Receive<ClusterProbe>(OnProbe);
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>How long a split must last before this node acts on it: longer than a join under way takes.</summary>
+    private TimeSpan Patience => _interval * 3 > TimeSpan.FromSeconds(10) ? _interval * 3 : TimeSpan.FromSeconds(10);
+
+    protected override void PreStart()
+    {
+        foreach (var seed in _cluster.Settings.SeedNodes) Know(seed);
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent));
+        Timers.StartPeriodicTimer(Tick.Instance, Tick.Instance, _interval);
+    }
+
+    protected override void PostStop() => _cluster.Unsubscribe(Self);
+
+    private void Know(Address address)
+    {
+        if (address != _cluster.SelfAddress) _known.Add(address);
+    }
+
+    private View Mine()
+    {
+        var state = _cluster.State;
+        var self = _cluster.SelfMember;
+        if (self.Status is not (MemberStatus.Up or MemberStatus.WeaklyUp)) return new View(false, 0, "");
+        var members = state.Members
+            .Where(m => m.Status is MemberStatus.Up or MemberStatus.WeaklyUp && !state.Unreachable.Contains(m))
+            .Select(m => m.Address.ToString())
+            .Append(self.Address.ToString())
+            .Distinct()
+            .ToList();
+        return new View(true, members.Count, members.Min(StringComparer.Ordinal)!);
+    }
+
+    private void Probe()
+    {
+        var mine = Mine();
+        var probe = new ClusterProbe(_cluster.SelfAddress.ToString(), _cluster.SelfUniqueAddress.Uid, mine.Up, mine.Members, mine.LowestMember);
+        foreach (var address in _known) Context.ActorSelection(new RootActorPath(address) / "user" / Name).Tell(probe);
+    }
+
+    private void OnProbe(ClusterProbe probe)
+    {
+        Address from;
+        try
+        {
+            from = Address.Parse(probe.Address);
+        }
+        catch (Exception e) when (e is UriFormatException or ArgumentException or FormatException)
+        {
+            _log.Warning("ignored a cluster probe naming '{0}', which is not an address", probe.Address);
+            return;
+        }
+        if (from == _cluster.SelfAddress) return;
+        Know(from);
+        var member = _cluster.State.Members.FirstOrDefault(m => m.Address == from);
+        if (member is not null && member.Status is not (MemberStatus.Down or MemberStatus.Removed) && member.UniqueAddress.Uid != probe.Uid)
+        {
+            DownDeadIncarnation(member, probe.Uid);
+            return;
+        }
+        if (member is not null && member.UniqueAddress.Uid == probe.Uid)
+        {
+            _losingTo.Remove(from); // one cluster, as far as this node sees
+            return;
+        }
+
+        var mine = Mine();
+        var theirs = new View(probe.Up, probe.Members, probe.LowestMember);
+        if (!Loses(mine, theirs, from))
+        {
+            _losingTo.Remove(from);
+            return;
+        }
+        var since = _losingTo.TryGetValue(from, out var clock) ? clock : _losingTo[from] = Stopwatch.StartNew();
+        if (_rejoining || since.Elapsed < Patience || _sinceStart.Elapsed < Patience) return;
+        _rejoining = true;
+        var reason = $"this node's cluster ({Describe(mine)}) is split from {from}'s ({Describe(theirs)}) for {since.Elapsed.TotalSeconds:F0}s; " +
+                     "joining that one on a new ActorSystem";
+        _log.Warning(reason);
+        _rejoin(from, reason);
+    }
+
+    /// <summary>
+    /// Only one ActorSystem can hold an address: a member there with another incarnation is dead. A probe still in
+    /// flight from an incarnation that just died must not down the live one, so the mismatch must last.
+    /// </summary>
+    private void DownDeadIncarnation(Member member, long liveUid)
+    {
+        var key = (member.Address, liveUid);
+        if (!_deadIncarnations.TryGetValue(key, out var since))
+        {
+            _deadIncarnations[key] = Stopwatch.StartNew();
+            return;
+        }
+        if (since.Elapsed < _interval) return;
+        _deadIncarnations.Remove(key);
+        _log.Warning("member {0} (incarnation {1}) is dead: its address now runs incarnation {2}; downing the dead one so that the cluster can move on",
+            member.Address, member.UniqueAddress.Uid, liveUid);
+        _cluster.Down(member.Address);
+    }
+
+    /// <summary>The smaller cluster gives way: not Up at all, then fewer members, then the higher lowest address, then the higher own address.</summary>
+    private bool Loses(View mine, View theirs, Address from)
+    {
+        if (!theirs.Up) return false;
+        if (!mine.Up) return true;
+        if (mine.Members != theirs.Members) return mine.Members < theirs.Members;
+        var byLowest = string.CompareOrdinal(mine.LowestMember, theirs.LowestMember);
+        if (byLowest != 0) return byLowest > 0;
+        return string.CompareOrdinal(_cluster.SelfAddress.ToString(), from.ToString()) > 0;
+    }
+
+    private static string Describe(View view) => view.Up ? $"{view.Members} Up, lowest {view.LowestMember}" : "not Up";
+}

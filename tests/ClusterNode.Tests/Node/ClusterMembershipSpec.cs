@@ -103,6 +103,32 @@ public sealed class ClusterMembershipSpec : Akka.TestKit.Xunit2.TestKit, IAsyncL
         Assert.Equal(TestData.Blob(4, 20_000), ReadBlob(b, "from-a"));
     }
 
+    [Fact]
+    public async Task Two_clusters_formed_apart_become_one_the_smaller_rejoining_the_larger_and_replication_spans_them()
+    {
+        var (aPort, bPort) = (Loopback.FreePort(), Loopback.FreePort());
+        var (aSeed, bSeed) = ($"akka.tcp://cluster-node@127.0.0.1:{aPort}", $"akka.tcp://cluster-node@127.0.0.1:{bPort}");
+        // A starts while B is away and forms a cluster of its own (as a first seed restarted in a partition does); B
+        // then forms another, which C joins. Akka.Cluster never merges them by itself.
+        var a = Start("a", aPort, aSeed, bSeed);
+        await AwaitAssertAsync(() => Assert.Equal(Akka.Cluster.MemberStatus.Up, a.Cluster.SelfMember.Status), Patience, Poll);
+        a.Runtime.WriteBlob("t", "from-a", "f", TestData.Blob(6, 20_000));
+        var b = Start("b", bPort, bSeed);
+        var c = Start("c", Loopback.FreePort(), bSeed);
+        await AwaitAssertAsync(() => Assert.Equal(2, c.Cluster.State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up)), Patience, Poll);
+        Assert.Single(a.Cluster.State.Members);
+
+        await AwaitAssertAsync(() =>
+        {
+            foreach (var node in new[] { a, b, c })
+                Assert.Equal(3, node.Cluster.State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up));
+        }, Patience, Poll);
+        Assert.Equal(2, a.Incarnations); // the smaller piece gave way
+        Assert.Equal(1, b.Incarnations);
+        await AwaitAssertAsync(() => Assert.NotNull(c.Store.Get("t", "from-a")?.Blob("f")), Patience, Poll);
+        await AwaitAssertAsync(() => Assert.Equal(TestData.Blob(6, 20_000), ReadBlob(c, "from-a")), Patience, Poll);
+    }
+
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(200);
 
@@ -123,7 +149,7 @@ public sealed class ClusterMembershipSpec : Akka.TestKit.Xunit2.TestKit, IAsyncL
         return bytes.ToArray();
     }
 
-    private NodeHost Start(string name, int port, string seed)
+    private NodeHost Start(string name, int port, params string[] seeds)
     {
         var dir = Path.Combine(_root, name).Replace("\\", "/");
         var host = NodeHost.Start(ConfigurationFactory.ParseString($$"""
@@ -131,7 +157,7 @@ public sealed class ClusterMembershipSpec : Akka.TestKit.Xunit2.TestKit, IAsyncL
             akka.loglevel = INFO
             akka.loggers = []
             akka.remote.dot-netty.tcp.port = {{port}}
-            akka.cluster.seed-nodes = ["{{seed}}"]
+            akka.cluster.seed-nodes = [{{string.Join(", ", seeds.Select(s => $"\"{s}\""))}}]
             """), system => TestLogging.AttachTo(system, _output));
         _running.Add(host);
         return host;

@@ -13,10 +13,10 @@ namespace ClusterNode.Node;
 /// cluster of one by joining itself, so a node started on the defaults works as it is.
 ///
 /// The store outlives the ActorSystem. A multi-master store has no minority to sacrifice, so nothing downs a
-/// member automatically; but an ActorSystem the cluster still removes (an operator's <c>down</c>) or that a peer
-/// quarantines can never talk to the cluster again. Then the host starts a new ActorSystem on the same store,
-/// which joins as a new incarnation and resumes every leg from its persisted cursor: the process never exits
-/// for it and the HTTP API keeps serving the store meanwhile.
+/// member automatically; but an ActorSystem the cluster still removes (an operator's <c>down</c>), that a peer
+/// quarantines, or that the cluster repair finds in the smaller piece of a split can never be part of the cluster
+/// again. Then the host starts a new ActorSystem on the same store, which joins as a new incarnation and resumes
+/// every leg from its persisted cursor: the process never exits for it and the HTTP API keeps serving meanwhile.
 /// </summary>
 public sealed class NodeHost : IAsyncDisposable
 {
@@ -67,14 +67,14 @@ public sealed class NodeHost : IAsyncDisposable
         _ = Runtime.System.Terminate();
     }
 
-    /// <summary>The current incarnation; a new one replaces it when the cluster removed or quarantined the last.</summary>
+    /// <summary>The current incarnation; a new one replaces it when the last was removed, quarantined or split off.</summary>
     public NodeRuntime Runtime => Volatile.Read(ref _runtime);
 
     public RecordStore Store => Runtime.Store;
 
     public Cluster Cluster => Cluster.Get(Runtime.System);
 
-    /// <summary>ActorSystems started so far on this store (1 until the cluster removed or quarantined one).</summary>
+    /// <summary>ActorSystems started so far on this store (1 until one was removed, quarantined or split off).</summary>
     public int Incarnations => Volatile.Read(ref _incarnations);
 
     /// <summary>Says why the host started a new incarnation, for the process's log.</summary>
@@ -117,14 +117,14 @@ public sealed class NodeHost : IAsyncDisposable
         {
             var runtime = Runtime;
             if (await Task.WhenAny(runtime.System.WhenTerminated, _stopping.Task) == _stopping.Task) return;
-            if (Volatile.Read(ref _joinNext) is null)
+            var joinTarget = Interlocked.Exchange(ref _joinNext, null);
+            if (joinTarget is null)
                 Restarted?.Invoke("the ActorSystem stopped (removed from the cluster or quarantined by a peer); starting a new one on the same store to join again");
             while (true)
             {
                 if (await Task.WhenAny(Task.Delay(RestartBackoff), _stopping.Task) == _stopping.Task) return;
                 try
                 {
-                    var joinTarget = Interlocked.Exchange(ref _joinNext, null);
                     Volatile.Write(ref _runtime, StartIncarnation(runtime.Store, _config, _onSystemStarted, Rejoin, joinTarget));
                     Interlocked.Increment(ref _incarnations);
                     break;

@@ -101,14 +101,45 @@ public sealed class NodeHost : IAsyncDisposable
     private static NodeRuntime StartIncarnation(RecordStore store, Config config, Action<ActorSystem>? onSystemStarted,
         Action<Address, string> rejoin, Address? joinTarget)
     {
-        // Joining a given member's cluster: that member is the only seed, so this node cannot form a cluster of its own.
-        if (joinTarget is not null) config = ConfigurationFactory.ParseString($"akka.cluster.seed-nodes = [\"{joinTarget}\"]").WithFallback(config);
-        var runtime = NodeRuntime.StartOn(store, config, onSystemStarted);
-        runtime.System.ActorOf(ClusterMembership.Props(runtime.Hub), ClusterMembership.Name);
-        runtime.System.ActorOf(ClusterRepair.Props(rejoin, runtime.System.Settings.Config.GetTimeSpan("cluster-node.membership.repair-interval")), ClusterRepair.Name);
-        var cluster = Cluster.Get(runtime.System);
-        if (cluster.Settings.SeedNodes.Count == 0) cluster.Join(cluster.SelfAddress);
-        return runtime;
+        var runtime = NodeRuntime.StartOn(store, WithJoinTarget(config, joinTarget), onSystemStarted);
+        try
+        {
+            runtime.System.ActorOf(ClusterMembership.Props(runtime.Hub), ClusterMembership.Name);
+            runtime.System.ActorOf(ClusterRepair.Props(rejoin, runtime.Hub, RepairInterval(config)), ClusterRepair.Name);
+            var cluster = Cluster.Get(runtime.System);
+            if (cluster.Settings.SeedNodes.Count == 0) cluster.Join(cluster.SelfAddress);
+            return runtime;
+        }
+        catch
+        {
+            _ = runtime.System.Terminate(); // or its port stays taken and every later attempt fails
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Joining a given member's cluster: that member first, then the configured seeds but this node, so this node
+    /// cannot form a cluster of its own, and still finds one if the target itself moved meanwhile.
+    /// </summary>
+    private static Config WithJoinTarget(Config config, Address? joinTarget)
+    {
+        if (joinTarget is null) return config;
+        var host = config.GetString("akka.remote.dot-netty.tcp.public-hostname") is { Length: > 0 } publicHost ? publicHost : config.GetString("akka.remote.dot-netty.tcp.hostname");
+        var port = config.GetInt("akka.remote.dot-netty.tcp.public-port") is > 0 and var publicPort ? publicPort : config.GetInt("akka.remote.dot-netty.tcp.port");
+        var self = $"akka.tcp://{NodeRuntime.SystemName}@{host}:{port}";
+        var seeds = config.GetStringList("akka.cluster.seed-nodes")
+            .Where(seed => seed != self)
+            .Prepend(joinTarget.ToString())
+            .Distinct();
+        return ConfigurationFactory.ParseString($"akka.cluster.seed-nodes = [{string.Join(", ", seeds.Select(seed => $"\"{seed}\""))}]").WithFallback(config);
+    }
+
+    private static TimeSpan RepairInterval(Config config)
+    {
+        var interval = config.WithDefaults().GetTimeSpan("cluster-node.membership.repair-interval", TimeSpan.Zero);
+        return interval > TimeSpan.Zero
+            ? interval
+            : throw new ConfigurationException("cluster-node.membership.repair-interval must be a positive duration, e.g. 3s");
     }
 
     private async Task SuperviseAsync()

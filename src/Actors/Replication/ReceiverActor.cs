@@ -191,8 +191,11 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         Receive<GetStatus>(_ => OnGetStatus());
     }
 
-    /// <summary>A live stream sends at least a heartbeat a second; this much silence from a peer that answers means the stream is gone.</summary>
-    private TimeSpan QuietStreamAfter => Max(TimeSpan.FromSeconds(3), _settings.HeartbeatInterval * 3);
+    /// <summary>
+    /// A live stream sends at least a heartbeat a second; this much silence from a peer that answers means the stream
+    /// is gone. Not much less than the idle timeout: a sender starved of I/O threads on a busy node is not gone.
+    /// </summary>
+    private TimeSpan QuietStreamAfter => Max(_settings.HeartbeatInterval * 3, _settings.IdleTimeout / 3);
 
     private void TrackUpstream()
     {

@@ -18,8 +18,8 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
         public static readonly CheckPeers Instance = new();
     }
 
-    /// <summary>A peer's wall clock minus this node's, and how far off that reading may be (half the round trip).</summary>
-    private readonly record struct ClockReading(long OffsetMs, long UncertaintyMs);
+    /// <summary>A peer's wall clock minus this node's, how far off that reading may be (half the round trip), and when it was taken.</summary>
+    private readonly record struct ClockReading(long OffsetMs, long UncertaintyMs, long TakenAtTicks);
 
     private readonly RecordStore _store;
     private readonly ReplicationSettings _settings;
@@ -69,6 +69,7 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
         Receive<CheckPeers>(_ =>
         {
             foreach (var address in _receivers.Values.Select(r => r.Address).Distinct()) Ask(address);
+            UpdateWriteRefusal(); // readings of peers that no longer answer expire
         });
         Receive<NodeIdentity>(identity => OnIdentity(identity, Sender.Path.Address));
         Receive<DisconnectPeer>(disconnect =>
@@ -95,6 +96,8 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         _store.Appended += _onAppended;
+        // A refusal is this incarnation's judgement from its own readings; the previous one's does not carry over.
+        _store.WriteRefusal = null;
         Timers.StartPeriodicTimer(CheckPeers.Instance, CheckPeers.Instance, _settings.PeerCheckInterval);
     }
 
@@ -180,7 +183,7 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
         var now = _store.Clock.WallClockMs();
         var roundTrip = now - identity.EchoSentAtMs;
         if (roundTrip < 0 || roundTrip > 60_000) return; // our clock stepped meanwhile, or an answer to an old question
-        _peerClocks[identity.NodeId] = new ClockReading(identity.WallClockMs - (identity.EchoSentAtMs + now) / 2, roundTrip / 2 + 1);
+        _peerClocks[identity.NodeId] = new ClockReading(identity.WallClockMs - (identity.EchoSentAtMs + now) / 2, roundTrip / 2 + 1, Environment.TickCount64);
         UpdateWriteRefusal();
     }
 
@@ -192,6 +195,8 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
     private void UpdateWriteRefusal()
     {
         var maxOffsetMs = (long)_settings.ClockMaxOffset.TotalMilliseconds;
+        var expiredBefore = Environment.TickCount64 - (long)(_settings.PeerCheckInterval * 3).TotalMilliseconds;
+        foreach (var stale in _peerClocks.Where(p => p.Value.TakenAtTicks < expiredBefore).Select(p => p.Key).ToList()) _peerClocks.Remove(stale);
         var behindUs = _peerClocks.Where(p => -p.Value.OffsetMs - p.Value.UncertaintyMs > maxOffsetMs).ToList();
         var refusal = behindUs.Count * 2 > _peerClocks.Count
             ? $"this node's clock is {-behindUs.Max(p => p.Value.OffsetMs)} ms ahead of {string.Join(", ", behindUs.Select(p => p.Key))} " +

@@ -11,6 +11,7 @@ internal sealed class ClusterMembershipActor : ReceiveActor
     private readonly Cluster _cluster = Cluster.Get(Context.System);
     private readonly IActorRef _hub;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<Address, long> _incarnations = new();
 
     public ClusterMembershipActor(IActorRef hub)
     {
@@ -26,7 +27,13 @@ internal sealed class ClusterMembershipActor : ReceiveActor
         // replication resumes by itself when the network heals. Only a removed member is let go.
         Receive<ClusterEvent.UnreachableMember>(unreachable =>
             _log.Warning("member {0} is unreachable; replication from it resumes when it is back", unreachable.Member.Address));
-        Receive<ClusterEvent.MemberRemoved>(removed => Disconnect(removed.Member, "removed"));
+        Receive<ClusterEvent.MemberRemoved>(removed =>
+        {
+            // Akka may publish a new incarnation's Up before its old one's Removed: the leg now follows the new one.
+            if (_incarnations.TryGetValue(removed.Member.Address, out var current) && current != removed.Member.UniqueAddress.Uid) return;
+            _incarnations.Remove(removed.Member.Address);
+            Disconnect(removed.Member, "removed");
+        });
         Receive<ClusterEvent.IMemberEvent>(_ => { });
         Receive<ThisActorSystemQuarantinedEvent>(quarantined =>
         {
@@ -53,6 +60,7 @@ internal sealed class ClusterMembershipActor : ReceiveActor
     private void Connect(Member member, string why)
     {
         if (member.Address == _cluster.SelfAddress) return;
+        _incarnations[member.Address] = member.UniqueAddress.Uid;
         _log.Info("member {0} is {1}: replicating from it", member.Address, why);
         _hub.Tell(new ReplicationHub.ConnectPeer(member.Address));
     }

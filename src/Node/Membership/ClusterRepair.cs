@@ -14,8 +14,9 @@ public static class ClusterRepair
     public const string Name = "cluster-repair";
 
     /// <param name="rejoin">Replaces this node's ActorSystem with a new one that joins the given member's cluster.</param>
-    public static Props Props(Action<Address, string> rejoin, TimeSpan interval) =>
-        Akka.Actor.Props.Create(() => new ClusterRepairActor(rejoin, interval));
+    /// <param name="hub">The replication hub, told to replicate from every node that answers.</param>
+    public static Props Props(Action<Address, string> rejoin, IActorRef hub, TimeSpan interval) =>
+        Akka.Actor.Props.Create(() => new ClusterRepairActor(rejoin, hub, interval));
 
     /// <summary>
     /// One node's view, sent to a node it knows of: who it is (address and incarnation), whether it is an Up member,

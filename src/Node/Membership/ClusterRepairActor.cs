@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
+using ClusterNode.Actors.Replication;
 using static ClusterNode.Node.Membership.ClusterRepair;
 
 namespace ClusterNode.Node.Membership;
@@ -28,16 +29,18 @@ internal sealed class ClusterRepairActor : ReceiveActor, IWithTimers
     private readonly Cluster _cluster = Cluster.Get(Context.System);
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Action<Address, string> _rejoin;
+    private readonly IActorRef _hub;
     private readonly TimeSpan _interval;
     private readonly HashSet<Address> _known = new();
     private readonly Dictionary<Address, Stopwatch> _losingTo = new();
-    private readonly Dictionary<(Address, long), Stopwatch> _deadIncarnations = new();
+    private readonly Dictionary<Address, (long DeadUid, long LiveUid, Stopwatch Since)> _deadIncarnations = new();
     private readonly Stopwatch _sinceStart = Stopwatch.StartNew();
     private bool _rejoining;
 
-    public ClusterRepairActor(Action<Address, string> rejoin, TimeSpan interval)
+    public ClusterRepairActor(Action<Address, string> rejoin, IActorRef hub, TimeSpan interval)
     {
         _rejoin = rejoin;
+        _hub = hub;
         _interval = interval;
         Receive<Tick>(_ => Probe());
         Receive<ClusterEvent.IMemberEvent>(e => Know(e.Member.Address));
@@ -68,8 +71,9 @@ internal sealed class ClusterRepairActor : ReceiveActor, IWithTimers
         var state = _cluster.State;
         var self = _cluster.SelfMember;
         if (self.Status is not (MemberStatus.Up or MemberStatus.WeaklyUp)) return new View(false, 0, "");
+        // Unreachable members count too: a large cluster with a flaky link must not give way to a one-node piece.
         var members = state.Members
-            .Where(m => m.Status is MemberStatus.Up or MemberStatus.WeaklyUp && !state.Unreachable.Contains(m))
+            .Where(m => m.Status is MemberStatus.Up or MemberStatus.WeaklyUp)
             .Select(m => m.Address.ToString())
             .Append(self.Address.ToString())
             .Distinct()
@@ -86,24 +90,20 @@ internal sealed class ClusterRepairActor : ReceiveActor, IWithTimers
 
     private void OnProbe(ClusterProbe probe)
     {
-        Address from;
-        try
-        {
-            from = Address.Parse(probe.Address);
-        }
-        catch (Exception e) when (e is UriFormatException or ArgumentException or FormatException)
-        {
-            _log.Warning("ignored a cluster probe naming '{0}', which is not an address", probe.Address);
-            return;
-        }
-        if (from == _cluster.SelfAddress) return;
+        // Who sent it, from the transport rather than from what the message says.
+        var from = Sender.Path.Address;
+        if (from.HasLocalScope || from == _cluster.SelfAddress || probe.Address != from.ToString()) return;
         Know(from);
+        // Replication does not wait for membership: a node that answers is replicated from (a new incarnation the
+        // cluster cannot admit yet, while another member is away, still gets and gives every write).
+        _hub.Tell(new ReplicationHub.ConnectPeer(from));
         var member = _cluster.State.Members.FirstOrDefault(m => m.Address == from);
         if (member is not null && member.Status is not (MemberStatus.Down or MemberStatus.Removed) && member.UniqueAddress.Uid != probe.Uid)
         {
             DownDeadIncarnation(member, probe.Uid);
             return;
         }
+        _deadIncarnations.Remove(from);
         if (member is not null && member.UniqueAddress.Uid == probe.Uid)
         {
             _losingTo.Remove(from); // one cluster, as far as this node sees
@@ -127,29 +127,34 @@ internal sealed class ClusterRepairActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>
-    /// Only one ActorSystem can hold an address: a member there with another incarnation is dead. A probe still in
-    /// flight from an incarnation that just died must not down the live one, so the mismatch must last.
+    /// Only one ActorSystem can hold an address: a member there with another incarnation is dead. This node's view
+    /// lags the cluster's gossip by a round or so (the new incarnation may just have been admitted, and a probe
+    /// still in flight from an incarnation that just died says nothing of the live one), so the same mismatch must
+    /// last two intervals before the dead one is downed.
     /// </summary>
     private void DownDeadIncarnation(Member member, long liveUid)
     {
-        var key = (member.Address, liveUid);
-        if (!_deadIncarnations.TryGetValue(key, out var since))
+        var deadUid = member.UniqueAddress.Uid;
+        if (!_deadIncarnations.TryGetValue(member.Address, out var seen) || seen.DeadUid != deadUid || seen.LiveUid != liveUid)
         {
-            _deadIncarnations[key] = Stopwatch.StartNew();
+            _deadIncarnations[member.Address] = (deadUid, liveUid, Stopwatch.StartNew());
             return;
         }
-        if (since.Elapsed < _interval) return;
-        _deadIncarnations.Remove(key);
+        if (seen.Since.Elapsed < _interval * 2) return;
+        _deadIncarnations.Remove(member.Address);
         _log.Warning("member {0} (incarnation {1}) is dead: its address now runs incarnation {2}; downing the dead one so that the cluster can move on",
-            member.Address, member.UniqueAddress.Uid, liveUid);
+            member.Address, deadUid, liveUid);
         _cluster.Down(member.Address);
     }
 
-    /// <summary>The smaller cluster gives way: not Up at all, then fewer members, then the higher lowest address, then the higher own address.</summary>
+    /// <summary>
+    /// The smaller cluster gives way: fewer Up members, then the higher lowest address, then the higher own address.
+    /// A node that is not Up anywhere is still joining (Akka retries the join; a restart would not help while the
+    /// cluster cannot admit it), and one that is not Up is no cluster to join.
+    /// </summary>
     private bool Loses(View mine, View theirs, Address from)
     {
-        if (!theirs.Up) return false;
-        if (!mine.Up) return true;
+        if (!theirs.Up || !mine.Up) return false;
         if (mine.Members != theirs.Members) return mine.Members < theirs.Members;
         var byLowest = string.CompareOrdinal(mine.LowestMember, theirs.LowestMember);
         if (byLowest != 0) return byLowest > 0;

@@ -1,6 +1,8 @@
 using System.Text.Json;
+using Akka.Actor;
 using Akka.Cluster;
 using ClusterNode.Actors;
+using ClusterNode.Actors.Replication;
 using ClusterNode.Persistence.Blobs;
 using ClusterNode.Persistence.Records;
 using Microsoft.AspNetCore.Builder;
@@ -129,7 +131,16 @@ public static class HttpApi
         routes.MapGet("/status", async () =>
         {
             var node = current();
-            var status = await node.StatusAsync();
+            ReplicationHub.NodeStatus status;
+            try
+            {
+                status = await node.StatusAsync();
+            }
+            catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+            {
+                // Between two ActorSystems (the last was removed, quarantined or split off): answer, and soon again.
+                return RetryLater($"the node's replication is restarting: {e.Message}");
+            }
             return Results.Json(new
             {
                 nodeId = status.NodeId,

@@ -250,6 +250,11 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             Refuse($"copy frame arrived while {_expectedBlobs.Count} blob(s) of copied record {_expectedBlobs.Peek().Sequence} were still due");
             return;
         }
+        if (frame.AfterOrdinal != _copyOrdinal)
+        {
+            ScheduleResubscribe($"copy frame after ordinal {frame.AfterOrdinal} does not continue where this copy is ({_copyOrdinal}): a frame was lost or reordered in transit", immediately: true);
+            return;
+        }
         if (_copyStart is null)
         {
             if (_copyOrdinal > 0 || frame.CopyStart < 0 || frame.CopyStart > RecordFrameCodec.MaxSequence)
@@ -263,11 +268,6 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         else if (frame.CopyStart != _copyStart)
         {
             Refuse($"copy frame names copy start {frame.CopyStart}, but this copy began at {_copyStart}");
-            return;
-        }
-        if (frame.AfterOrdinal != _copyOrdinal)
-        {
-            ScheduleResubscribe($"copy frame after ordinal {frame.AfterOrdinal} does not continue where this copy is ({_copyOrdinal}): a frame was lost or reordered in transit", immediately: true);
             return;
         }
 

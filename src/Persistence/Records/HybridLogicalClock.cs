@@ -57,7 +57,8 @@ public sealed class HybridLogicalClock
 
     /// <summary>
     /// A timestamp for a write that replaces a version stamped <paramref name="replaced"/>: the next one, or just
-    /// above <paramref name="replaced"/> when that is ahead (a peer's fast clock), so an overwrite always wins.
+    /// above <paramref name="replaced"/> when that is ahead (a peer's fast clock), so an overwrite always wins. The
+    /// clock itself stays where it is: one record's fast version must not carry every later write into the future.
     /// </summary>
     public ulong After(ulong replaced)
     {

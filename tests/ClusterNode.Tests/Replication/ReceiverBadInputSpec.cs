@@ -151,6 +151,26 @@ public sealed class ReceiverBadInputSpec : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public async Task A_copy_frame_lost_in_transit_is_noticed_by_the_next_one_and_nothing_after_the_gap_is_applied()
+    {
+        var first = await NextSubscription();
+        var one = new ByteWriter();
+        RecordFrameCodec.Append(one, 1, Record("people", "c1"));
+        _receiver.Tell(new CopyFrame(first.Epoch, 10, [], 0, 1, one.ToArray(), false), _peer.Ref);
+        // The copy frame of ordinals 2..3 is lost; ordinal 4 arrives.
+        var four = new ByteWriter();
+        RecordFrameCodec.Append(four, 4, Record("people", "c4"));
+        _receiver.Tell(new CopyFrame(first.Epoch, 10, [], 3, 1, four.ToArray(), true), _peer.Ref);
+
+        var again = await NextSubscription();
+        Assert.True(again.Epoch > first.Epoch);
+        Assert.NotNull(_store.Get("people", "c1"));
+        Assert.Null(_store.Get("people", "c4"));
+        var status = await _receiver.Ask<Receiver.PeerStatus>(Receiver.GetStatus.Instance, Patience);
+        Assert.Equal(0, status.PersistedCursor); // the copy was not done: the cursor does not move to its start
+    }
+
+    [Fact]
     public async Task A_record_from_a_peer_whose_clock_is_days_fast_is_taken_without_dragging_this_nodes_clock()
     {
         var first = await NextSubscription();

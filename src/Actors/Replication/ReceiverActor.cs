@@ -305,7 +305,10 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         IReadOnlyList<ReplicatedRecord> records;
         try
         {
-            records = RecordFrameCodec.Decode(payload, count, afterSequence, upToSequence, _settings.RecordMaxBytes, _settings.BlobMaxSizeBytes);
+            // What the format can hold, not this node's own record.max-size and blob.max-size: those gate local
+            // writes (tightened to every member's), and a record a peer took before it met this node must not stall
+            // the stream for good.
+            records = RecordFrameCodec.Decode(payload, count, afterSequence, upToSequence, RecordLimits.Format.MaxDataBytes, RecordLimits.Format.MaxBlobBytes);
         }
         catch (FormatException e)
         {

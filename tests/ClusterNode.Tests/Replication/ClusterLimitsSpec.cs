@@ -36,6 +36,25 @@ public sealed class ClusterLimitsSpec : Akka.TestKit.Xunit2.TestKit, IAsyncLifet
         Assert.True(after > before);
     }
 
+    [Fact]
+    public async Task A_record_a_peer_took_before_it_met_a_member_with_tighter_limits_still_reaches_that_member()
+    {
+        var a = _nodes.Start("a", "cluster-node.record.max-size = 64 KiB");
+        var b = _nodes.Start("b", "cluster-node.record.max-size = 16 KiB");
+        var wide = "{\"x\":\"" + new string('w', 40_000) + "\"}";
+        a.Store.PutData("docs", "wide", System.Text.Encoding.UTF8.GetBytes(wide)); // before A knows B's limits
+        a.ConnectTo(b);
+        b.ConnectTo(a);
+
+        await AwaitAssertAsync(() => Assert.Equal(16 * 1024, a.Store.Limits.MaxDataBytes), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100));
+        Assert.Throws<RecordLimitExceededException>(() => a.Store.PutData("docs", "wider", System.Text.Encoding.UTF8.GetBytes(wide)));
+        a.Store.PutData("docs", "after", """{"small":true}"""u8.ToArray());
+        await AwaitAssertAsync(async () => Assert.Equal(a.Store.LastSequence, (await b.PeerStatusAsync(a))?.PersistedCursor),
+            TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100));
+        Assert.Equal(wide, System.Text.Encoding.UTF8.GetString(b.Store.Get("docs", "wide")!.Data));
+        Assert.NotNull(b.Store.Get("docs", "after"));
+    }
+
     public Task InitializeAsync() => Task.CompletedTask;
 
     async Task IAsyncLifetime.DisposeAsync() => await _nodes.DisposeAsync();

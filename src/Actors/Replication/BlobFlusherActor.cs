@@ -13,7 +13,25 @@ internal sealed class BlobFlusherActor : ReceiveActor
 {
     public BlobFlusherActor(BlobStore blobs, BlobDurability durability)
     {
-        Receive<MakeDurable>(make => Sender.Tell(new BatchDone(MakeBatchDurable(blobs, durability, make.Batch))));
+        Receive<MakeDurable>(make => Sender.Tell(new BatchDone(Answer(blobs, durability, make.Batch))));
+    }
+
+    /// <summary>
+    /// Every blob of the batch gets an answer whatever fails (a rename refused for permissions throws no
+    /// IOException): a batch left unanswered would stop its saver from ever flushing again, and freeze the cursor.
+    /// </summary>
+    private static IReadOnlyList<(BlobSaver.SaveChunk Chunk, string? Problem)> Answer(
+        BlobStore blobs, BlobDurability durability, IReadOnlyList<(BlobSaver.SaveChunk Chunk, BlobWriter Writer)> batch)
+    {
+        try
+        {
+            return MakeBatchDurable(blobs, durability, batch);
+        }
+        catch (Exception e)
+        {
+            foreach (var (_, writer) in batch) writer.Dispose();
+            return batch.Select(item => (item.Chunk, (string?)$"making the batch durable failed: {e.Message}")).ToArray();
+        }
     }
 
     private static IReadOnlyList<(BlobSaver.SaveChunk Chunk, string? Problem)> MakeBatchDurable(
@@ -31,7 +49,7 @@ internal sealed class BlobFlusherActor : ReceiveActor
                 writer.Place();
                 anyPlaced = true;
             }
-            catch (IOException e)
+            catch (Exception e)
             {
                 problems[i] = $"rename failed: {e.Message}";
             }
@@ -42,7 +60,7 @@ internal sealed class BlobFlusherActor : ReceiveActor
             {
                 blobs.SyncDirectory();
             }
-            catch (IOException e)
+            catch (Exception e)
             {
                 for (var i = 0; i < batch.Count; i++) problems[i] ??= $"directory fsync failed: {e.Message}";
             }
@@ -59,7 +77,7 @@ internal sealed class BlobFlusherActor : ReceiveActor
                 blobs.SyncFileSystem();
                 foreach (var (_, writer) in batch) writer.DataSynced();
             }
-            catch (IOException e)
+            catch (Exception e)
             {
                 Array.Fill(problems, $"syncfs failed: {e.Message}");
             }
@@ -68,7 +86,7 @@ internal sealed class BlobFlusherActor : ReceiveActor
         for (var i = 0; i < batch.Count; i++)
         {
             try { batch[i].Writer.FlushToDisk(); }
-            catch (IOException e) { problems[i] = $"fsync failed: {e.Message}"; }
+            catch (Exception e) { problems[i] = $"fsync failed: {e.Message}"; }
         }
     }
 }

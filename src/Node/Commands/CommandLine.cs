@@ -33,6 +33,10 @@ internal static class CommandLine
         return urls;
     }
 
+    /// <summary>The node a command talks to: the first --url, or a node on the defaults; null (reason written) on bad options.</summary>
+    public static Uri? NodeUrl(string[] options, TextWriter error) =>
+        Urls(options, error) is { } urls ? urls.FirstOrDefault() ?? DefaultUrl : null;
+
     public static HttpClient Client() => new() { Timeout = TimeSpan.FromSeconds(30) };
 
     /// <summary>
@@ -41,9 +45,7 @@ internal static class CommandLine
     /// </summary>
     public static async Task<(int? Exit, Uri Url, JsonElement Body)> ReadFromNode(string command, string path, string[] options, TextWriter error)
     {
-        var urls = Urls(options, error);
-        if (urls is null) return (Usage, DefaultUrl, default);
-        var url = urls.Count == 0 ? DefaultUrl : urls[0];
+        if (NodeUrl(options, error) is not { } url) return (Usage, DefaultUrl, default);
         using var client = Client();
         try
         {

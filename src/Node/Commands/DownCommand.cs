@@ -17,9 +17,7 @@ public static class DownCommand
             error.WriteLine("usage: cluster-node down ADDRESS [--url URL]  (ADDRESS as `cluster-node members` shows it)");
             return CommandLine.Usage;
         }
-        var urls = CommandLine.Urls(options[1..], error);
-        if (urls is null) return CommandLine.Usage;
-        var url = urls.Count == 0 ? CommandLine.DefaultUrl : urls[0];
+        if (CommandLine.NodeUrl(options[1..], error) is not { } url) return CommandLine.Usage;
         using var client = CommandLine.Client();
         try
         {

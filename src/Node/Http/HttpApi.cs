@@ -210,13 +210,14 @@ public static class HttpApi
     /// <summary>Every member with its status and whether this node can reach it now.</summary>
     private static object Members(NodeRuntime node)
     {
-        var state = Cluster.Get(node.System).State;
+        var cluster = Cluster.Get(node.System);
+        var state = cluster.State;
         return state.Members.Select(m => new
         {
             address = m.Address.ToString(),
             status = m.Status.ToString(),
             reachable = !state.Unreachable.Contains(m),
-            self = m.Address == Cluster.Get(node.System).SelfAddress,
+            self = m.Address == cluster.SelfAddress,
         });
     }
 

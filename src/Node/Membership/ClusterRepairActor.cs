@@ -94,10 +94,11 @@ internal sealed class ClusterRepairActor : ReceiveActor, IWithTimers
         var from = Sender.Path.Address;
         if (from.HasLocalScope || from == _cluster.SelfAddress || probe.Address != from.ToString()) return;
         Know(from);
-        // Replication does not wait for membership: a node that answers is replicated from (a new incarnation the
-        // cluster cannot admit yet, while another member is away, still gets and gives every write).
-        _hub.Tell(new ReplicationHub.ConnectPeer(from));
         var member = _cluster.State.Members.FirstOrDefault(m => m.Address == from);
+        // Replication does not wait for membership: a node this cluster does not hold as it is now (a new incarnation
+        // the cluster cannot admit yet, while another member is away) is replicated from all the same. Members are
+        // connected by the membership watcher already.
+        if (member is null || member.UniqueAddress.Uid != probe.Uid) _hub.Tell(new ReplicationHub.ConnectPeer(from));
         if (member is not null && member.Status is not (MemberStatus.Down or MemberStatus.Removed) && member.UniqueAddress.Uid != probe.Uid)
         {
             DownDeadIncarnation(member, probe.Uid);

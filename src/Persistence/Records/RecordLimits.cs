@@ -3,10 +3,10 @@ using ClusterNode.Persistence.Blobs;
 namespace ClusterNode.Persistence.Records;
 
 /// <summary>
-/// What one record may hold. A follower refuses a frame holding a record that breaks its limits
-/// (<c>RecordFrameCodec.Decode</c>), and the sender then offers the same frame again and again, so one such record
-/// would stall its origin's stream for good. Every local write therefore checks the record it would make against
-/// these limits first; the cluster tightens them to the smallest of its members (<see cref="Min"/>).
+/// What one record may hold. A record that does not fit a replication frame could never be sent, and the sender
+/// would offer it again and again, stalling its origin's stream for good. Every local write therefore checks the
+/// record it would make against these limits first; the cluster tightens them to the smallest of its members
+/// (<see cref="Min"/>). Followers accept whatever fits a frame, so a record taken under looser limits still flows.
 /// </summary>
 /// <param name="MaxDataBytes">JSON data of one record (<c>cluster-node.record.max-size</c>).</param>
 /// <param name="MaxBlobFields">Blob fields of one record (<c>cluster-node.record.max-blob-fields</c>).</param>

@@ -168,8 +168,8 @@ public sealed partial class RecordStore : IDisposable
                 previous = Read(tx, key);
                 record = build(previous, new RecordVersion(previous is null ? Clock.Next() : Clock.After(previous.Version.Hlc), NodeId));
                 if (record is null) return null;
-                // Before anything else: a record a member would refuse must never enter the audit log, where it
-                // would stall every stream that reaches it.
+                // Before anything else: a record that breaks the cluster's limits (one that would not fit a frame
+                // among them) must never enter the audit log, where it would stall every stream that reaches it.
                 if (Limits.Check(record) is { } violation) throw new RecordLimitExceededException(violation);
                 var pending = record.Blobs.Where(b => !Blobs.IsPresent(b)).Select(b => b.Field).ToArray();
                 if (pending.Length > 0) throw new BlobBytesPendingException(table, id, pending);

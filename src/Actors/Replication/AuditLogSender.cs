@@ -10,8 +10,8 @@ namespace ClusterNode.Actors.Replication;
 /// </summary>
 public static class AuditLogSender
 {
-    public static Props Props(Subscribe subscription, RecordStore store, ReplicationSettings settings) =>
-        Akka.Actor.Props.Create(() => new AuditLogSenderActor(subscription, store, settings)).WithDispatcher(settings.IoDispatcher);
+    public static Props Props(Subscribe subscription, IReplicationSource source, ReplicationSettings settings) =>
+        Akka.Actor.Props.Create(() => new AuditLogSenderActor(subscription, source, settings)).WithDispatcher(settings.IoDispatcher);
 
     public interface ICommand;
 
@@ -23,6 +23,7 @@ public static class AuditLogSender
         public static readonly GetStatus Instance = new();
     }
 
+    /// <param name="ReceiptSequence">The follower's last receipt: everything up to it is durable there.</param>
     /// <param name="MaxInFlightBytes">The most bytes ever sent and not yet credited: never above the window.</param>
-    public sealed record FollowerStatus(string Follower, long Epoch, long NextSequence, long DurableAtFollower, long InFlightBytes, long MaxInFlightBytes, long WindowBytes);
+    public sealed record FollowerStatus(string Follower, long Epoch, long NextSequence, long ReceiptSequence, long InFlightBytes, long MaxInFlightBytes, long WindowBytes);
 }

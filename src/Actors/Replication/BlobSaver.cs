@@ -11,14 +11,14 @@ namespace ClusterNode.Actors.Replication;
 /// </summary>
 public static class BlobSaver
 {
-    public static Props Props(BlobStore blobs, IActorRef watermark, BlobSaveFaults faults, BlobDurability durability, string ioDispatcher) =>
-        Akka.Actor.Props.Create(() => new BlobSaverActor(blobs, watermark, faults, durability, ioDispatcher)).WithDispatcher(ioDispatcher);
+    public static Props Props(BlobStore blobs, IActorRef watermark, BlobDurability durability, string ioDispatcher) =>
+        Akka.Actor.Props.Create(() => new BlobSaverActor(blobs, watermark, durability, ioDispatcher)).WithDispatcher(ioDispatcher);
 
     public interface ICommand;
 
     /// <summary>A chunk of <paramref name="Blob"/> at <paramref name="Offset"/>; the receiver checked order and bounds.</summary>
-    /// <param name="InCopy"><paramref name="Sequence"/> is the ordinal of a copied record, not a log sequence.</param>
-    public sealed record SaveChunk(long Epoch, long Sequence, BlobRef Blob, long Offset, byte[] Bytes, long CostBytes, bool InCopy = false) : ICommand
+    /// <param name="InCopy"><paramref name="Position"/> is a copy position, not a log sequence.</param>
+    public sealed record SaveChunk(long Epoch, long Position, BlobRef Blob, long Offset, byte[] Bytes, long CostBytes, bool InCopy = false) : ICommand
     {
         public bool IsLast => Offset + Bytes.Length == Blob.Size;
     }
@@ -30,5 +30,5 @@ public static class BlobSaver
     public sealed record ChunkWritten(long Epoch, long CostBytes);
 
     /// <summary>To the receiver: a blob could not be saved, so the stream must be repaired.</summary>
-    public sealed record SaveFailed(long Epoch, long Sequence, string FileId, string Reason);
+    public sealed record SaveFailed(long Epoch, long Position, string FileId, string Reason);
 }

@@ -12,44 +12,31 @@ namespace ClusterNode.Actors.Replication;
 /// file and the directory entry are fsynced. Making blobs durable is deferred by a message to self, so every
 /// blob sealed from chunks already queued joins one batch: one round of fsyncs, one directory fsync.
 /// </summary>
-internal sealed class BlobSaverActor : ReceiveActor, IWithStash, IWithTimers
+internal sealed class BlobSaverActor : ReceiveActor
 {
     private sealed record FlushDirectory
     {
         public static readonly FlushDirectory Instance = new();
     }
 
-    private sealed record DelayOver
-    {
-        public static readonly DelayOver Instance = new();
-    }
-
     private readonly BlobStore _blobs;
     private readonly IActorRef _watermark;
-    private readonly BlobSaveFaults _faults;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly List<(SaveChunk Chunk, BlobWriter Writer)> _sealedNotDurable = new();
     private long _epoch = long.MinValue;
     private BlobWriter? _writer;
     private SaveChunk? _current;
-    private int _savesAttempted;
-    private int _failuresInjected;
-    private ChunkWritten? _delayedAck;
     private bool _flushInFlight;
     private string? _failedFileId;
     private readonly IActorRef _flusher;
 
-    public BlobSaverActor(BlobStore blobs, IActorRef watermark, BlobSaveFaults faults, BlobDurability durability, string ioDispatcher)
+    public BlobSaverActor(BlobStore blobs, IActorRef watermark, BlobDurability durability, string ioDispatcher)
     {
         _flusher = Context.ActorOf(BlobFlusher.Props(blobs, durability, ioDispatcher), "flusher");
         _blobs = blobs;
         _watermark = watermark;
-        _faults = faults;
         Ready();
     }
-
-    public IStash Stash { get; set; } = null!;
-    public ITimerScheduler Timers { get; set; } = null!;
 
     private void Ready()
     {
@@ -62,19 +49,6 @@ internal sealed class BlobSaverActor : ReceiveActor, IWithStash, IWithTimers
         });
         Receive<FlushDirectory>(_ => Flush());
         Receive<BlobFlusher.BatchDone>(OnBatchDone);
-    }
-
-    /// <summary>An injected slow disk: hold every message until the pause is over, without holding a thread.</summary>
-    private void Delaying()
-    {
-        Receive<DelayOver>(_ =>
-        {
-            if (_delayedAck is not null) Context.Parent.Tell(_delayedAck);
-            _delayedAck = null;
-            Become(Ready);
-            Stash.UnstashAll();
-        });
-        ReceiveAny(_ => Stash.Stash());
     }
 
     private void OnChunk(SaveChunk chunk)
@@ -107,22 +81,16 @@ internal sealed class BlobSaverActor : ReceiveActor, IWithStash, IWithTimers
                 Fail(chunk, "chunk of a blob whose start was not written here");
             }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        catch (Exception e)
         {
+            // Any error at all (not only I/O): an unreported blob would hold the watermark with no error shown.
             Fail(chunk, e.Message);
         }
-        Acknowledge(chunk);
+        Context.Parent.Tell(new ChunkWritten(chunk.Epoch, chunk.CostBytes));
     }
 
     private void Seal(SaveChunk chunk)
     {
-        _savesAttempted++;
-        if (_savesAttempted > _faults.Skip && _failuresInjected < _faults.FailCount)
-        {
-            _failuresInjected++;
-            Fail(chunk, $"injected blob-save failure {_failuresInjected} of {_faults.FailCount}");
-            return;
-        }
         var writer = _writer!;
         _writer = null;
         _current = null;
@@ -154,7 +122,7 @@ internal sealed class BlobSaverActor : ReceiveActor, IWithStash, IWithTimers
         _flushInFlight = false;
         foreach (var (chunk, problem) in done.Results)
         {
-            if (problem is null) _watermark.Tell(new Watermark.BlobDurable(chunk.Epoch, chunk.Sequence, chunk.Blob.FileId, chunk.InCopy));
+            if (problem is null) _watermark.Tell(new Watermark.BlobDurable(chunk.Epoch, chunk.Position, chunk.Blob.FileId, chunk.InCopy));
             else Report(chunk, problem);
         }
         Flush(); // what was sealed meanwhile
@@ -169,23 +137,9 @@ internal sealed class BlobSaverActor : ReceiveActor, IWithStash, IWithTimers
 
     private void Report(SaveChunk chunk, string reason)
     {
-        _log.Warning("blob {0} of {1} {2} not saved: {3}", chunk.Blob.FileId, chunk.InCopy ? "copied record" : "sequence", chunk.Sequence, reason);
-        _watermark.Tell(new Watermark.BlobFailed(chunk.Epoch, chunk.Sequence, chunk.Blob.FileId, reason, chunk.InCopy));
-        Context.Parent.Tell(new SaveFailed(chunk.Epoch, chunk.Sequence, chunk.Blob.FileId, reason));
-    }
-
-    private void Acknowledge(SaveChunk chunk)
-    {
-        var written = new ChunkWritten(chunk.Epoch, chunk.CostBytes);
-        if (_faults.ChunkDelay <= TimeSpan.Zero)
-        {
-            Context.Parent.Tell(written);
-            return;
-        }
-        // The slow disk: the write "takes" the delay, so its credit comes back only after it.
-        _delayedAck = written;
-        Become(Delaying);
-        Timers.StartSingleTimer(DelayOver.Instance, DelayOver.Instance, _faults.ChunkDelay);
+        _log.Warning("blob {0} of {1} {2} not saved: {3}", chunk.Blob.FileId, chunk.InCopy ? "copy position" : "sequence", chunk.Position, reason);
+        _watermark.Tell(new Watermark.BlobFailed(chunk.Epoch, chunk.Position, chunk.Blob.FileId, reason, chunk.InCopy));
+        Context.Parent.Tell(new SaveFailed(chunk.Epoch, chunk.Position, chunk.Blob.FileId, reason));
     }
 
     private void AbortCurrent()

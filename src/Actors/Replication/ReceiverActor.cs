@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
+using ClusterNode.Actors.Serialization;
+using ClusterNode.Actors.Streams;
 using ClusterNode.Actors.Watermarks;
 using ClusterNode.Persistence.Records;
 using static ClusterNode.Actors.Replication.Receiver;
@@ -8,15 +10,22 @@ using static ClusterNode.Actors.Replication.Receiver;
 namespace ClusterNode.Actors.Replication;
 
 /// <summary>
-/// Receives one peer's transactions. Runs on the I/O dispatcher because it commits to LMDB. It never waits
-/// for a blob: a record is committed (visible) as soon as its frame arrives, its blobs follow to the saver,
-/// and the watermark alone decides how far the cursor may go. Anything wrong with the stream (a malformed
-/// frame, a chunk out of order, a failed blob save, silence) ends the subscription and starts a new one
-/// from the durable watermark, so the peer sends again whatever is not durable here.
+/// Receives one peer's transactions: the glue around <see cref="IncomingStream"/>, which decides what each message
+/// means. Runs on the I/O dispatcher because it commits to LMDB. It never waits for a blob: a record is committed
+/// (visible) as soon as its frame arrives, its blobs follow to the saver, and the watermark alone decides how far the
+/// cursor may go. Anything wrong with the stream (a malformed frame, a gap, a chunk out of order, a failed blob save,
+/// silence) ends the subscription and starts a new one from the durable watermark.
+///
+/// <para>Behaviours: <see cref="Subscribing"/> (asked the watermark where to resume), <see cref="Streaming"/> and
+/// <see cref="Copying"/> (taking the peer's log or its copy), <see cref="BackingOff"/> (the stream was given up; a new
+/// subscription begins after the back-off).</para>
 /// </summary>
 internal sealed class ReceiverActor : ReceiveActor, IWithTimers
 {
-    private sealed record Resubscribe(string Reason);
+    private sealed record Resubscribe
+    {
+        public static readonly Resubscribe Instance = new();
+    }
 
     private sealed record CheckIdle
     {
@@ -33,21 +42,8 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         public static readonly PollAwaitedBlobs Instance = new();
     }
 
-    /// <summary>A blob the sender did not have: its bytes reach this node through another stream (its origin's).</summary>
-    private sealed record AwaitedBlob(long Epoch, long Sequence, string Table, string Id, BlobRef Blob, bool InCopy);
-
     /// <summary>Receipts only inform the peer (status, lag); one per interval is plenty.</summary>
     private static readonly TimeSpan ReceiptInterval = TimeSpan.FromMilliseconds(200);
-
-    /// <summary>A blob whose chunks are due next, and whether this node needs its bytes.</summary>
-    private sealed class ExpectedBlob(long sequence, BlobRef blob, bool save, bool inCopy)
-    {
-        public long Sequence { get; } = sequence;
-        public BlobRef Blob { get; } = blob;
-        public bool Save { get; } = save;
-        public bool InCopy { get; } = inCopy;
-        public long Received { get; set; }
-    }
 
     private readonly string _peerNodeId;
     private readonly RecordStore _store;
@@ -55,24 +51,17 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     private readonly IActorRef _watermark;
     private readonly IActorRef _saver;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Queue<ExpectedBlob> _expectedBlobs = new();
-    private readonly List<AwaitedBlob> _awaitedBlobs = new();
+    private readonly AwaitedBlobs _awaited;
     private readonly Stopwatch _sinceHeard = Stopwatch.StartNew();
     private Address _peerAddress;
     private IActorRef _upstream = ActorRefs.Nobody;
-    private long _epoch;
-    private long _committed;
-    private long? _copyStart; // set while this epoch's stream is a copy
-    private long _copyOrdinal;
-    private long _receivedBytes;
-    private long _handledBytes;
+    private IncomingStream _stream = IncomingStream.Begin(0, 0);
     private long _maxUncreditedBytes;
     private long _peerLastSequence;
-    private long _durableToReport = -1;
+    private long _receipt = -1;
     private long _recordsReceived;
     private long _resubscriptions;
     private string? _lastProblem;
-    private bool _resubscribeScheduled;
 
     public ReceiverActor(string peerNodeId, Address peerAddress, RecordStore store, ReplicationSettings settings, string? journalPluginId, string? snapshotPluginId)
     {
@@ -80,10 +69,11 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         _peerAddress = peerAddress;
         _store = store;
         _settings = settings;
+        _awaited = new AwaitedBlobs(store);
         var cursorStore = CursorStore.Props(peerNodeId, settings.CursorSnapshotEvery, journalPluginId, snapshotPluginId);
         _watermark = Context.ActorOf(Watermark.Props(peerNodeId, cursorStore, settings.ResubscribeBackoff), "watermark");
-        _saver = Context.ActorOf(BlobSaver.Props(store.Blobs, _watermark, settings.Faults, settings.BlobDurability, settings.IoDispatcher), "blob-saver");
-        Streaming();
+        var saver = BlobSaver.Props(store.Blobs, _watermark, settings.BlobDurability, settings.IoDispatcher);
+        _saver = Context.ActorOf(settings.Faults.Wrap(saver, _watermark), "blob-saver");
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -97,105 +87,218 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         var self = Self;
         return new OneForOneStrategy(error =>
         {
-            self.Tell(new Resubscribe($"a child failed: {error.Message}"));
+            self.Tell(new ChildFailed(error.Message));
             return Directive.Restart;
         });
     }
 
+    private sealed record ChildFailed(string Reason);
+
     protected override void PreStart()
     {
-        BeginEpoch();
         Timers.StartPeriodicTimer(CheckIdle.Instance, CheckIdle.Instance, Max(TimeSpan.FromMilliseconds(100), _settings.IdleTimeout / 4));
+        BeginSubscribing();
     }
 
-    private void Streaming()
+    // ---------------------------------------------------------------- behaviours
+
+    /// <summary>A new epoch: the watermark says where to resume, then the peer is asked to stream from there.</summary>
+    private void Subscribing()
     {
         Receive<Watermark.ResumeFrom>(resume =>
         {
-            if (resume.Epoch != _epoch) return;
-            _committed = resume.Sequence;
+            if (resume.Epoch != _stream.Epoch) return;
+            _stream = IncomingStream.Begin(resume.Epoch, resume.Sequence);
             _sinceHeard.Restart();
             Context.ActorSelection(HubPath(_peerAddress)).Tell(
-                new Subscribe(_store.NodeId, _epoch, resume.Sequence + 1, _settings.WindowBytes, Self, resume.CopyStart, resume.CopyAfterKey,
+                new Subscribe(_store.NodeId, resume.Epoch, resume.Sequence + 1, _settings.WindowBytes, Self, resume.CopyStart, resume.CopyAfterKey,
                     _settings.ChunkSizeBytes, _settings.MaxFramePayloadBytes));
             _log.Info("subscribed to {0} at {1} from sequence {2}{3} (epoch {4})", _peerNodeId, _peerAddress, resume.Sequence + 1,
-                resume.CopyStart > 0 ? $", resuming the copy that began at {resume.CopyStart}" : "", _epoch);
+                resume.CopyStart > 0 ? $", resuming the copy that began at {resume.CopyStart}" : "", resume.Epoch);
+            Become(Streaming);
         });
+        Receive<IReplicationWireMessage>(_ => { }); // of an abandoned epoch
+        Common();
+    }
+
+    /// <summary>Taking the peer's log: record frames and their chunks; a copy frame first in an epoch begins a copy.</summary>
+    private void Streaming()
+    {
+        StreamInput();
+        Common();
+    }
+
+    /// <summary>Taking the peer's records in key order, because its log no longer reaches back to this node's cursor.</summary>
+    private void Copying()
+    {
+        StreamInput();
+        Common();
+    }
+
+    /// <summary>The stream was given up; everything of it is ignored until the new subscription begins.</summary>
+    private void BackingOff()
+    {
+        Receive<Resubscribe>(_ => BeginSubscribing());
+        Receive<IReplicationWireMessage>(_ => { });
+        Common();
+    }
+
+    private void StreamInput()
+    {
         Receive<RecordFrame>(frame =>
         {
-            if (frame.Epoch != _epoch) return;
+            if (frame.Epoch != _stream.Epoch) return;
             Heard(frame.CostBytes);
-            OnFrame(frame);
+            OnFrame(_stream.Check(frame, _settings.MaxFramePayloadBytes), frame.CostBytes);
         });
         Receive<CopyFrame>(frame =>
         {
-            if (frame.Epoch != _epoch) return;
+            if (frame.Epoch != _stream.Epoch) return;
             Heard(frame.CostBytes);
-            OnCopyFrame(frame);
+            OnFrame(_stream.Check(frame, _settings.MaxFramePayloadBytes), frame.CostBytes);
         });
         Receive<BlobChunk>(chunk =>
         {
-            if (chunk.Epoch != _epoch) return;
+            if (chunk.Epoch != _stream.Epoch) return;
             Heard(chunk.CostBytes);
             OnChunk(chunk);
         });
         Receive<BlobSaver.ChunkWritten>(written =>
         {
-            if (written.Epoch == _epoch) Handled(written.CostBytes);
+            if (written.Epoch == _stream.Epoch) Handled(written.CostBytes);
         });
         Receive<BlobSaver.SaveFailed>(failed =>
         {
-            if (failed.Epoch == _epoch) ScheduleResubscribe($"blob {failed.FileId} of sequence {failed.Sequence} failed: {failed.Reason}");
+            if (failed.Epoch == _stream.Epoch) GiveUp($"blob {failed.FileId} of position {failed.Position} failed: {failed.Reason}", immediately: false);
         });
-        Receive<Watermark.Advanced>(advanced =>
-        {
-            if (advanced.Epoch != _epoch) return;
-            var durable = Math.Min(advanced.Committed, advanced.Durable);
-            if (durable == _durableToReport) return;
-            _durableToReport = durable;
-            if (!Timers.IsTimerActive(SendReceipt.Instance)) Timers.StartSingleTimer(SendReceipt.Instance, SendReceipt.Instance, ReceiptInterval);
-        });
-        Receive<SendReceipt>(_ => _upstream.Tell(new Receipt(_epoch, _durableToReport)));
-        Receive<PollAwaitedBlobs>(_ => OnPollAwaitedBlobs());
-        Receive<Resubscribe>(resubscribe =>
-        {
-            _resubscribeScheduled = false;
-            _log.Warning("re-subscribing to {0}: {1}", _peerNodeId, resubscribe.Reason);
-            BeginEpoch();
-        });
-        Receive<CheckIdle>(_ =>
-        {
-            // Waiting on our own saver is not silence from the peer.
-            var waitingOnSaver = _receivedBytes > _handledBytes;
-            if (!waitingOnSaver && !_resubscribeScheduled && _sinceHeard.Elapsed > _settings.IdleTimeout)
-                ScheduleResubscribe($"nothing heard for {_sinceHeard.Elapsed.TotalSeconds:F1}s", immediately: true);
-        });
+        Receive<ChildFailed>(failed => GiveUp($"a child failed: {failed.Reason}", immediately: false));
         Receive<Terminated>(terminated =>
         {
-            if (terminated.ActorRef.Equals(_upstream)) ScheduleResubscribe("the peer's sender stopped");
-        });
-        Receive<PeerSeen>(seen =>
-        {
-            _peerLastSequence = Math.Max(_peerLastSequence, seen.LastSequence);
-            // The peer answers but its stream went quiet (a subscription or credit lost while the connection was
-            // down): start over now rather than after the idle timeout, so a healed network resumes at once.
-            var waitingOnSaver = _receivedBytes > _handledBytes;
-            if (!waitingOnSaver && !_resubscribeScheduled && _sinceHeard.Elapsed > QuietStreamAfter)
-                ScheduleResubscribe($"the peer answers but its stream has been quiet for {_sinceHeard.Elapsed.TotalSeconds:F1}s", immediately: true);
+            if (terminated.ActorRef.Equals(_upstream)) GiveUp("the peer's sender stopped", immediately: false);
         });
         Receive<PeerMoved>(moved =>
         {
             _peerAddress = moved.Address;
-            ScheduleResubscribe($"peer now at {moved.Address}", immediately: true);
+            GiveUp($"peer now at {moved.Address}", immediately: true);
         });
+        Receive<CheckIdle>(_ =>
+        {
+            // Waiting on our own saver is not silence from the peer.
+            if (_stream.UnhandledBytes == 0 && _sinceHeard.Elapsed > _settings.IdleTimeout)
+                GiveUp($"nothing heard for {_sinceHeard.Elapsed.TotalSeconds:F1}s", immediately: true);
+        });
+        Receive<PeerSeen>(seen =>
+        {
+            SeePeer(seen);
+            // The peer answers but its stream went quiet (a subscription or credit lost while the connection was
+            // down): start over now rather than after the idle timeout, so a healed network resumes at once.
+            if (_stream.UnhandledBytes == 0 && _sinceHeard.Elapsed > QuietStreamAfter)
+                GiveUp($"the peer answers but its stream has been quiet for {_sinceHeard.Elapsed.TotalSeconds:F1}s", immediately: true);
+        });
+    }
+
+    /// <summary>What every behaviour handles the same way.</summary>
+    private void Common()
+    {
+        Receive<BlobSaver.ChunkWritten>(_ => { }); // of an abandoned epoch
+        Receive<BlobSaver.SaveFailed>(_ => { });
+        Receive<ChildFailed>(_ => { }); // the stream is being started over anyway
+        Receive<PeerMoved>(moved => _peerAddress = moved.Address);
+        Receive<PeerSeen>(SeePeer);
+        Receive<CheckIdle>(_ => { });
+        Receive<Terminated>(_ => { });
+        Receive<Resubscribe>(_ => { });
+        Receive<Watermark.ResumeFrom>(_ => { });
+        Receive<Watermark.Advanced>(advanced =>
+        {
+            if (advanced.Epoch != _stream.Epoch) return;
+            var receipt = Math.Min(advanced.Committed, advanced.Durable);
+            if (receipt == _receipt) return;
+            _receipt = receipt;
+            if (!Timers.IsTimerActive(SendReceipt.Instance)) Timers.StartSingleTimer(SendReceipt.Instance, SendReceipt.Instance, ReceiptInterval);
+        });
+        Receive<SendReceipt>(_ => _upstream.Tell(new Receipt(_stream.Epoch, _receipt)));
+        Receive<PollAwaitedBlobs>(_ => PollAwaited());
         Receive<GetStatus>(_ => OnGetStatus());
     }
 
-    /// <summary>
-    /// A live stream sends at least a heartbeat a second; this much silence from a peer that answers means the stream
-    /// is gone. Not much less than the idle timeout: a sender starved of I/O threads on a busy node is not gone.
-    /// </summary>
-    private TimeSpan QuietStreamAfter => Max(_settings.HeartbeatInterval * 3, _settings.IdleTimeout / 3);
+    // ---------------------------------------------------------------- stream input
+
+    private void OnFrame(FrameCheck check, long costBytes)
+    {
+        TrackUpstream();
+        switch (check)
+        {
+            case FrameRefused { LostInTransit: true } gap:
+                // Lost, duplicated or reordered in transit: nothing of it is applied, the leg restarts from durable.
+                GiveUp(gap.Reason, immediately: true);
+                return;
+            case FrameRefused refused:
+                Refuse(refused.Reason);
+                return;
+            case FrameAccepted accepted:
+                Apply(accepted, costBytes);
+                return;
+        }
+    }
+
+    private void Apply(FrameAccepted frame, long costBytes)
+    {
+        _recordsReceived += frame.Records.Count;
+        IReadOnlyList<IReadOnlyCollection<string>> blobsToSave;
+        try
+        {
+            var outcomes = frame.Records.Count == 0 ? [] : _store.ApplyReplicated(frame.Records.Select(r => r.Record).ToArray());
+            blobsToSave = outcomes.Select(o => (IReadOnlyCollection<string>)o.BlobsToSave.Select(b => b.FileId).ToArray()).ToArray();
+        }
+        catch (Exception e)
+        {
+            GiveUp($"applying a frame failed: {e.Message}", immediately: false);
+            return;
+        }
+        var applied = _stream.Applied(frame, blobsToSave, costBytes);
+        _stream = applied.Next;
+        foreach (var command in applied.ToWatermark) _watermark.Tell(command);
+        foreach (var awaited in applied.Awaited) AwaitElsewhere(awaited);
+        if (frame.CopyStart is null) _peerLastSequence = Math.Max(_peerLastSequence, frame.UpToSequence);
+        else if (frame.CopyDone) _peerLastSequence = Math.Max(_peerLastSequence, frame.CopyStart.Value);
+        _upstream.Tell(new Credit(_stream.Epoch, _stream.HandledBytes));
+        Become(_stream.Copying ? Copying : Streaming);
+    }
+
+    private void OnChunk(BlobChunk chunk)
+    {
+        switch (_stream.Check(chunk, _settings.ChunkSizeBytes))
+        {
+            case ChunkRefused { LostInTransit: true } gap:
+                GiveUp(gap.Reason, immediately: true);
+                return;
+            case ChunkRefused refused:
+                Refuse(refused.Reason);
+                return;
+            case ChunkAccepted { Save: true } accepted:
+                _stream = accepted.Next;
+                _saver.Tell(new BlobSaver.SaveChunk(_stream.Epoch, chunk.Position, accepted.Blob.Blob, chunk.Offset, chunk.Bytes, chunk.CostBytes, accepted.Blob.InCopy));
+                return;
+            case ChunkAccepted accepted:
+                _stream = accepted.Next;
+                Handled(chunk.CostBytes);
+                return;
+        }
+    }
+
+    private void Heard(long costBytes)
+    {
+        _sinceHeard.Restart();
+        _stream = _stream.Heard(costBytes);
+        _maxUncreditedBytes = Math.Max(_maxUncreditedBytes, _stream.UnhandledBytes);
+    }
+
+    private void Handled(long costBytes)
+    {
+        _stream = _stream.Handled(costBytes);
+        _upstream.Tell(new Credit(_stream.Epoch, _stream.HandledBytes));
+    }
 
     private void TrackUpstream()
     {
@@ -205,269 +308,77 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         Context.Watch(_upstream);
     }
 
-    private void OnFrame(RecordFrame frame)
-    {
-        TrackUpstream();
-        if (_expectedBlobs.Count > 0)
-        {
-            Refuse($"frame up to {frame.UpToSequence} arrived while {_expectedBlobs.Count} blob(s) of sequence {_expectedBlobs.Peek().Sequence} were still due");
-            return;
-        }
-        if (_copyStart is not null)
-        {
-            Refuse($"frame up to {frame.UpToSequence} arrived before the copy that began at {_copyStart} was done");
-            return;
-        }
-        if (frame.AfterSequence != _committed)
-        {
-            // Lost, duplicated or reordered in transit: nothing of it is applied, the leg restarts from durable.
-            ScheduleResubscribe($"frame after {frame.AfterSequence} does not continue where this follower is ({_committed}): a frame was lost or reordered in transit", immediately: true);
-            return;
-        }
-        if (frame.UpToSequence < frame.AfterSequence)
-        {
-            Refuse($"frame up to {frame.UpToSequence} ends before it begins (after {frame.AfterSequence})");
-            return;
-        }
-        var applied = DecodeAndApply(frame.Payload, frame.RecordCount, _committed, frame.UpToSequence, inCopy: false, $"frame up to {frame.UpToSequence}");
-        if (applied is null) return;
-        var records = applied.Value.Records;
-        for (var i = 0; i < records.Count; i++)
-            _watermark.Tell(new Watermark.Committed(_epoch, records[i].Sequence, applied.Value.BlobsToSave[i]));
-        // Entries after the last record that this follower does not receive: a sequence update with no data.
-        var lastRecord = records.Count > 0 ? records[^1].Sequence : _committed;
-        if (frame.UpToSequence > lastRecord) _watermark.Tell(new Watermark.Committed(_epoch, frame.UpToSequence, []));
-        _committed = frame.UpToSequence;
-        _peerLastSequence = Math.Max(_peerLastSequence, frame.UpToSequence);
-        Handled(frame.CostBytes);
-    }
-
-    private void OnCopyFrame(CopyFrame frame)
-    {
-        TrackUpstream();
-        if (_expectedBlobs.Count > 0)
-        {
-            Refuse($"copy frame arrived while {_expectedBlobs.Count} blob(s) of copied record {_expectedBlobs.Peek().Sequence} were still due");
-            return;
-        }
-        if (frame.AfterOrdinal != _copyOrdinal)
-        {
-            ScheduleResubscribe($"copy frame after ordinal {frame.AfterOrdinal} does not continue where this copy is ({_copyOrdinal}): a frame was lost or reordered in transit", immediately: true);
-            return;
-        }
-        if (_copyStart is null)
-        {
-            if (_copyOrdinal > 0 || frame.CopyStart < 0 || frame.CopyStart > RecordFrameCodec.MaxSequence)
-            {
-                Refuse($"copy frame (start {frame.CopyStart}) arrived after this subscription's copy was done");
-                return;
-            }
-            _copyStart = frame.CopyStart;
-            _watermark.Tell(new Watermark.CopyBegan(_epoch, frame.CopyStart));
-        }
-        else if (frame.CopyStart != _copyStart)
-        {
-            Refuse($"copy frame names copy start {frame.CopyStart}, but this copy began at {_copyStart}");
-            return;
-        }
-
-        var applied = DecodeAndApply(frame.Payload, frame.RecordCount, _copyOrdinal, RecordFrameCodec.MaxSequence, inCopy: true, "copy frame");
-        if (applied is null) return;
-        var records = applied.Value.Records;
-        for (var i = 0; i < records.Count; i++)
-        {
-            var record = records[i].Record;
-            _watermark.Tell(new Watermark.CopyCommitted(_epoch, records[i].Sequence, RecordCodec.Key(record.Table, record.Id), applied.Value.BlobsToSave[i]));
-        }
-        if (records.Count > 0) _copyOrdinal = records[^1].Sequence;
-        if (frame.Done)
-        {
-            _watermark.Tell(new Watermark.CopyDone(_epoch, _copyOrdinal));
-            _committed = frame.CopyStart; // the audit log follows from where the copy began
-            _peerLastSequence = Math.Max(_peerLastSequence, frame.CopyStart);
-            _copyStart = null;
-        }
-        Handled(frame.CostBytes);
-    }
+    private void SeePeer(PeerSeen seen) => _peerLastSequence = Math.Max(_peerLastSequence, seen.LastSequence);
 
     /// <summary>
-    /// Checks a frame's records, applies them in one transaction and queues the blobs that follow. Null when
-    /// the frame was refused or could not be applied (the subscription then starts over).
+    /// A live stream sends at least a heartbeat a second; this much silence from a peer that answers means the stream
+    /// is gone. Not much less than the idle timeout: a sender starved of I/O threads on a busy node is not gone.
     /// </summary>
-    private (IReadOnlyList<ReplicatedRecord> Records, string[][] BlobsToSave)? DecodeAndApply(
-        byte[] payload, int count, long afterSequence, long upToSequence, bool inCopy, string what)
-    {
-        if (payload.Length > _settings.MaxFramePayloadBytes)
-        {
-            Refuse($"{what} of {payload.Length} bytes is over the limit of {_settings.MaxFramePayloadBytes}");
-            return null;
-        }
-        IReadOnlyList<ReplicatedRecord> records;
-        try
-        {
-            // What the format can hold, not this node's own record.max-size and blob.max-size: those gate local
-            // writes (tightened to every member's), and a record a peer took before it met this node must not stall
-            // the stream for good.
-            records = RecordFrameCodec.Decode(payload, count, afterSequence, upToSequence, RecordLimits.Format.MaxDataBytes, RecordLimits.Format.MaxBlobBytes);
-        }
-        catch (FormatException e)
-        {
-            Refuse(e.Message);
-            return null;
-        }
+    private TimeSpan QuietStreamAfter => Max(_settings.HeartbeatInterval * 3, _settings.IdleTimeout / 3);
 
-        _recordsReceived += records.Count;
-        IReadOnlyList<ApplyOutcome> outcomes;
-        try
-        {
-            outcomes = records.Count == 0 ? [] : _store.ApplyReplicated(records.Select(r => r.Record).ToArray());
-        }
-        catch (Exception e) when (e is IOException or InvalidOperationException)
-        {
-            ScheduleResubscribe($"applying {what} failed: {e.Message}");
-            return null;
-        }
-
-        var blobsToSave = new string[records.Count][];
-        for (var i = 0; i < records.Count; i++)
-        {
-            var (sequence, record, unavailable) = records[i];
-            var toSave = outcomes[i].BlobsToSave;
-            blobsToSave[i] = toSave.Select(b => b.FileId).ToArray();
-            foreach (var blob in record.Blobs)
-            {
-                var save = toSave.Any(s => s.FileId == blob.FileId);
-                // The sender streams every blob it has; this node keeps only the ones it lacks. One the sender
-                // lacks too is looked for in the blob store until another stream has brought it.
-                if (!unavailable.Contains(blob.FileId)) _expectedBlobs.Enqueue(new ExpectedBlob(sequence, blob, save, inCopy));
-                else if (save) AwaitElsewhere(new AwaitedBlob(_epoch, sequence, record.Table, record.Id, blob, inCopy));
-            }
-        }
-        return (records, blobsToSave);
-    }
-
-    private void AwaitElsewhere(AwaitedBlob awaited)
-    {
-        _awaitedBlobs.Add(awaited);
-        if (!Timers.IsTimerActive(PollAwaitedBlobs.Instance))
-            Timers.StartPeriodicTimer(PollAwaitedBlobs.Instance, PollAwaitedBlobs.Instance, _settings.AwaitedBlobPoll);
-    }
-
-    /// <summary>
-    /// A blob at its final name was fsynced before it was renamed there; one directory fsync makes the names of
-    /// all that arrived durable too, and then the watermark may count them. A blob the record's current version
-    /// here no longer names is owed by nobody: the newer version replaced it (and is tracked by the stream or
-    /// write that brought it), so it no longer holds the watermark.
-    /// </summary>
-    private void OnPollAwaitedBlobs()
-    {
-        _awaitedBlobs.RemoveAll(awaited => awaited.Epoch != _epoch);
-        foreach (var moot in _awaitedBlobs.Where(awaited => _store.Get(awaited.Table, awaited.Id)?.Blobs.Any(b => b.FileId == awaited.Blob.FileId) != true).ToList())
-        {
-            _watermark.Tell(new Watermark.BlobDurable(moot.Epoch, moot.Sequence, moot.Blob.FileId, moot.InCopy));
-            _awaitedBlobs.Remove(moot);
-        }
-        var arrived = _awaitedBlobs.Where(awaited => _store.Blobs.IsPresent(awaited.Blob)).ToList();
-        if (arrived.Count > 0)
-        {
-            try
-            {
-                _store.Blobs.SyncDirectory();
-                foreach (var awaited in arrived)
-                {
-                    _watermark.Tell(new Watermark.BlobDurable(awaited.Epoch, awaited.Sequence, awaited.Blob.FileId, awaited.InCopy));
-                    _awaitedBlobs.Remove(awaited);
-                }
-            }
-            catch (IOException e)
-            {
-                _log.Warning("directory fsync for blobs that arrived from elsewhere failed ({0}); will try again", e.Message);
-            }
-        }
-        if (_awaitedBlobs.Count == 0) Timers.Cancel(PollAwaitedBlobs.Instance);
-    }
-
-    private void OnChunk(BlobChunk chunk)
-    {
-        if (!_expectedBlobs.TryPeek(out var expected))
-        {
-            Refuse($"chunk of blob {chunk.FileId} arrived when no blob was due");
-            return;
-        }
-        if (chunk.FileId != expected.Blob.FileId || chunk.Sequence != expected.Sequence || chunk.Offset != expected.Received)
-        {
-            Refuse($"chunk of blob {chunk.FileId} (sequence {chunk.Sequence}, offset {chunk.Offset}) arrived where blob {expected.Blob.FileId} (sequence {expected.Sequence}, offset {expected.Received}) was due");
-            return;
-        }
-        var end = chunk.Offset + chunk.Bytes.Length;
-        if (end > expected.Blob.Size || (chunk.Bytes.Length == 0 && expected.Blob.Size != 0) || chunk.Bytes.Length > _settings.ChunkSizeBytes)
-        {
-            Refuse($"chunk of blob {chunk.FileId} with {chunk.Bytes.Length} bytes at offset {chunk.Offset} does not fit its size {expected.Blob.Size}");
-            return;
-        }
-        expected.Received = end;
-        if (end == expected.Blob.Size) _expectedBlobs.Dequeue();
-        if (expected.Save)
-            _saver.Tell(new BlobSaver.SaveChunk(_epoch, chunk.Sequence, expected.Blob, chunk.Offset, chunk.Bytes, chunk.CostBytes, expected.InCopy));
-        else
-            Handled(chunk.CostBytes);
-    }
+    // ---------------------------------------------------------------- giving up and starting over
 
     /// <summary>Bad input from the network: say what was wrong, apply nothing of it, and start over from the watermark.</summary>
     private void Refuse(string problem)
     {
         _log.Error("refused input from peer {0}: {1}", _peerNodeId, problem);
-        ScheduleResubscribe(problem);
+        GiveUp(problem, immediately: false);
     }
 
-    private void Heard(long costBytes)
-    {
-        _sinceHeard.Restart();
-        _receivedBytes += costBytes;
-        _maxUncreditedBytes = Math.Max(_maxUncreditedBytes, _receivedBytes - _handledBytes);
-    }
-
-    private void Handled(long costBytes)
-    {
-        _handledBytes += costBytes;
-        _upstream.Tell(new Credit(_epoch, _handledBytes));
-    }
-
-    private void ScheduleResubscribe(string reason, bool immediately = false)
+    /// <summary>Stops taking this epoch's input at once; the new epoch begins after the back-off (or at once).</summary>
+    private void GiveUp(string reason, bool immediately)
     {
         _lastProblem = reason;
-        // Stop taking this epoch's input at once; the new epoch begins after the backoff.
-        _epoch = NextEpoch(_epoch);
-        _expectedBlobs.Clear();
-        if (_resubscribeScheduled) return;
-        _resubscribeScheduled = true;
-        Timers.StartSingleTimer("resubscribe", new Resubscribe(reason), immediately ? TimeSpan.Zero : _settings.ResubscribeBackoff);
+        _log.Warning("re-subscribing to {0}: {1}", _peerNodeId, reason);
+        Timers.StartSingleTimer(Resubscribe.Instance, Resubscribe.Instance, immediately ? TimeSpan.Zero : _settings.ResubscribeBackoff);
+        Become(BackingOff);
     }
 
-    private void BeginEpoch()
+    private void BeginSubscribing()
     {
-        _epoch = NextEpoch(_epoch);
+        var epoch = NextEpoch(_stream.Epoch);
+        _stream = IncomingStream.Begin(epoch, _stream.Committed);
         _resubscriptions++;
-        _expectedBlobs.Clear();
-        _copyStart = null;
-        _copyOrdinal = 0;
-        _receivedBytes = 0;
-        _handledBytes = 0;
         if (!_upstream.IsNobody()) Context.Unwatch(_upstream);
         _upstream = ActorRefs.Nobody;
         _sinceHeard.Restart();
-        _saver.Tell(new BlobSaver.ResetEpoch(_epoch));
-        _watermark.Tell(new Watermark.BeginEpoch(_epoch));
+        _saver.Tell(new BlobSaver.ResetEpoch(epoch));
+        _watermark.Tell(new Watermark.BeginEpoch(epoch));
+        Become(Subscribing);
     }
 
     /// <summary>Epochs grow across restarts of this node too (they start from the clock), so a peer never confuses them.</summary>
     private static long NextEpoch(long current) => Math.Max(current + 1, DateTime.UtcNow.Ticks);
 
+    // ---------------------------------------------------------------- blobs that come by another stream
+
+    private void AwaitElsewhere(AwaitedBlob awaited)
+    {
+        _awaited.Add(awaited);
+        if (!Timers.IsTimerActive(PollAwaitedBlobs.Instance))
+            Timers.StartPeriodicTimer(PollAwaitedBlobs.Instance, PollAwaitedBlobs.Instance, _settings.AwaitedBlobPoll);
+    }
+
+    private void PollAwaited()
+    {
+        try
+        {
+            foreach (var durable in _awaited.Poll(_stream.Epoch)) _watermark.Tell(durable);
+        }
+        catch (IOException e)
+        {
+            _log.Warning("directory fsync for blobs that arrived from elsewhere failed ({0}); will try again", e.Message);
+        }
+        if (_awaited.Count == 0) Timers.Cancel(PollAwaitedBlobs.Instance);
+    }
+
+    // ---------------------------------------------------------------- status
+
     private void OnGetStatus()
     {
         // Captured now: the reply is composed after the watermark answers, off this actor's thread.
         var (peer, address, epoch, peerLast, maxUncredited, received, resubscriptions, problem) =
-            (_peerNodeId, _peerAddress, _epoch, _peerLastSequence, _maxUncreditedBytes, _recordsReceived, _resubscriptions, _lastProblem);
+            (_peerNodeId, _peerAddress, _stream.Epoch, _peerLastSequence, _maxUncreditedBytes, _recordsReceived, _resubscriptions, _lastProblem);
         var watermarkStatus = _watermark.Ask<Watermark.WatermarkStatus>(Watermark.GetStatus.Instance, TimeSpan.FromSeconds(5));
         Compose().PipeTo(Sender);
 

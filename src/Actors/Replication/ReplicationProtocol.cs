@@ -31,19 +31,22 @@ public sealed record RecordFrame(long Epoch, long AfterSequence, long UpToSequen
 }
 
 /// <summary>
-/// Sender → receiver in copy mode: records in key order, each numbered with its ordinal in this epoch's copy
-/// (encoded by <see cref="RecordFrameCodec"/> with the ordinal as sequence), resuming after
+/// Sender → receiver in copy mode: records in key order, each at its copy position (its place in this epoch's copy,
+/// from 1; encoded by <see cref="RecordFrameCodec"/> in the sequence's place), resuming after
 /// <paramref name="StartAfterKey"/>. <paramref name="Done"/>: the last records of the copy; the audit log
-/// follows from <paramref name="CopyStart"/> + 1. <paramref name="AfterOrdinal"/>: the last ordinal of the previous
-/// copy frame of this epoch, so a lost copy frame is noticed like a lost record frame.
+/// follows from <paramref name="CopyStart"/> + 1. <paramref name="AfterPosition"/>: the last copy position of the
+/// previous copy frame of this epoch, so a lost copy frame is noticed like a lost record frame.
 /// </summary>
-public sealed record CopyFrame(long Epoch, long CopyStart, byte[] StartAfterKey, long AfterOrdinal, int RecordCount, byte[] Payload, bool Done) : IReplicationWireMessage
+public sealed record CopyFrame(long Epoch, long CopyStart, byte[] StartAfterKey, long AfterPosition, int RecordCount, byte[] Payload, bool Done) : IReplicationWireMessage
 {
     public long CostBytes => Payload.Length + StartAfterKey.Length + FlowControl.HeaderAllowanceBytes;
 }
 
-/// <summary>Sender → receiver: bytes of the blob <paramref name="FileId"/> of transaction <paramref name="Sequence"/>.</summary>
-public sealed record BlobChunk(long Epoch, long Sequence, string FileId, long Offset, byte[] Bytes) : IReplicationWireMessage
+/// <summary>
+/// Sender → receiver: bytes of the blob <paramref name="FileId"/> of the record at <paramref name="Position"/> (a log
+/// sequence, or a copy position during a copy).
+/// </summary>
+public sealed record BlobChunk(long Epoch, long Position, string FileId, long Offset, byte[] Bytes) : IReplicationWireMessage
 {
     public long CostBytes => Bytes.Length + FlowControl.HeaderAllowanceBytes;
 }

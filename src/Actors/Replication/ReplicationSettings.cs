@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using ClusterNode.Actors.FaultInjection;
 using ClusterNode.Persistence.Records;
 
 namespace ClusterNode.Actors.Replication;
@@ -12,15 +13,6 @@ public enum BlobDurability
 
     /// <summary>One fsync per blob file: portable, and touches nothing but our files.</summary>
     Fsync,
-}
-
-/// <summary>Receive-side blob save faults, injected deterministically for tests and drills.</summary>
-/// <param name="Skip">Saves that succeed before failures start.</param>
-/// <param name="FailCount">Saves that then fail; the ones after succeed again.</param>
-/// <param name="ChunkDelay">Pause after each chunk written (a slow disk), taken without blocking a thread.</param>
-public sealed record BlobSaveFaults(int Skip, int FailCount, TimeSpan ChunkDelay)
-{
-    public static readonly BlobSaveFaults None = new(0, 0, TimeSpan.Zero);
 }
 
 /// <summary>

@@ -62,13 +62,13 @@ public sealed class ReplicationSerializer(ExtendedActorSystem system) : Serializ
                     .String(Akka.Serialization.Serialization.SerializedActorPath(s.Receiver)).I64(s.CopyStart).Block(s.CopyAfterKey ?? [])
                     .I32(s.MaxChunkBytes).I32(s.MaxFramePayloadBytes).ToArray();
             case CopyFrame y:
-                return new ByteWriter(y.Payload.Length + 72).I64(y.Epoch).I64(y.CopyStart).Block(y.StartAfterKey).I64(y.AfterOrdinal).I32(y.RecordCount).Block(y.Payload).Bool(y.Done).ToArray();
+                return new ByteWriter(y.Payload.Length + 72).I64(y.Epoch).I64(y.CopyStart).Block(y.StartAfterKey).I64(y.AfterPosition).I32(y.RecordCount).Block(y.Payload).Bool(y.Done).ToArray();
             case CursorStore.CopyProgress p:
                 return new ByteWriter(32).I64(p.CopyStart).Block(p.AfterKey).ToArray();
             case RecordFrame f:
                 return new ByteWriter(f.Payload.Length + 40).I64(f.Epoch).I64(f.AfterSequence).I64(f.UpToSequence).I32(f.RecordCount).Block(f.Payload).ToArray();
             case BlobChunk c:
-                return new ByteWriter(c.Bytes.Length + 80).I64(c.Epoch).I64(c.Sequence).String(c.FileId).I64(c.Offset).Block(c.Bytes).ToArray();
+                return new ByteWriter(c.Bytes.Length + 80).I64(c.Epoch).I64(c.Position).String(c.FileId).I64(c.Offset).Block(c.Bytes).ToArray();
             case Credit c:
                 return new ByteWriter(16).I64(c.Epoch).I64(c.HandledBytes).ToArray();
             case Receipt r:
@@ -96,10 +96,10 @@ public sealed class ReplicationSerializer(ExtendedActorSystem system) : Serializ
                 system.Provider.ResolveActorRef(reader.String("receiver")), reader.I64("copyStart"), NullIfEmpty(reader.Block("copyAfterKey", MaxKeyBytes)),
                 reader.I32("maxChunk"), reader.I32("maxFramePayload")),
             CopyFrameManifest => new CopyFrame(reader.I64("epoch"), reader.I64("copyStart"), reader.Block("startAfterKey", MaxKeyBytes).ToArray(),
-                reader.I64("afterOrdinal"), reader.I32("count"), reader.Block("payload", MaxBlockBytes).ToArray(), reader.Bool("done")),
+                reader.I64("afterPosition"), reader.I32("count"), reader.Block("payload", MaxBlockBytes).ToArray(), reader.Bool("done")),
             CopyProgressManifest => new CursorStore.CopyProgress(reader.I64("copyStart"), reader.Block("afterKey", MaxKeyBytes).ToArray()),
             FrameManifest => new RecordFrame(reader.I64("epoch"), reader.I64("after"), reader.I64("upTo"), reader.I32("count"), reader.Block("payload", MaxBlockBytes).ToArray()),
-            ChunkManifest => new BlobChunk(reader.I64("epoch"), reader.I64("sequence"), reader.String("fileId"), reader.I64("offset"), reader.Block("bytes", MaxBlockBytes).ToArray()),
+            ChunkManifest => new BlobChunk(reader.I64("epoch"), reader.I64("position"), reader.String("fileId"), reader.I64("offset"), reader.Block("bytes", MaxBlockBytes).ToArray()),
             CreditManifest => new Credit(reader.I64("epoch"), reader.I64("handled")),
             ReceiptManifest => new Receipt(reader.I64("epoch"), reader.I64("durable")),
             WhoAreYouManifest => new WhoAreYou(reader.I64("sentAt")),

@@ -18,20 +18,23 @@ public static class Watermark
     /// <summary>The receiver committed <paramref name="Sequence"/>; these blobs of it are still to be saved.</summary>
     public sealed record Committed(long Epoch, long Sequence, IReadOnlyList<string> BlobsToCome) : ICommand;
 
-    /// <summary>The blob saver made a blob durable. <paramref name="InCopy"/>: <paramref name="Sequence"/> is a copy ordinal.</summary>
-    public sealed record BlobDurable(long Epoch, long Sequence, string FileId, bool InCopy = false) : ICommand;
+    /// <summary>
+    /// The blob saver made a blob durable. <paramref name="Position"/> is its record's place in the stream: a log
+    /// sequence, or a copy position when <paramref name="InCopy"/>.
+    /// </summary>
+    public sealed record BlobDurable(long Epoch, long Position, string FileId, bool InCopy = false) : ICommand;
 
-    /// <summary>The blob saver could not save a blob.</summary>
-    public sealed record BlobFailed(long Epoch, long Sequence, string FileId, string Reason, bool InCopy = false) : ICommand;
+    /// <summary>The blob saver could not save a blob (whatever the error: every failure is reported as this).</summary>
+    public sealed record BlobFailed(long Epoch, long Position, string FileId, string Reason, bool InCopy = false) : ICommand;
 
     /// <summary>The peer began copying its records to this node; the stream resumes at <paramref name="CopyStart"/> + 1 after.</summary>
     public sealed record CopyBegan(long Epoch, long CopyStart) : ICommand;
 
-    /// <summary>The receiver committed the copied record <paramref name="Ordinal"/> (its place in this epoch's copy) at <paramref name="Key"/>.</summary>
-    public sealed record CopyCommitted(long Epoch, long Ordinal, byte[] Key, IReadOnlyList<string> BlobsToCome) : ICommand;
+    /// <summary>The receiver committed the copied record at copy position <paramref name="Position"/> (its place in this epoch's copy), key <paramref name="Key"/>.</summary>
+    public sealed record CopyCommitted(long Epoch, long Position, byte[] Key, IReadOnlyList<string> BlobsToCome) : ICommand;
 
-    /// <summary>The copy sent its last record, <paramref name="FinalOrdinal"/>; the audit log follows from the copy's start.</summary>
-    public sealed record CopyDone(long Epoch, long FinalOrdinal) : ICommand;
+    /// <summary>The copy sent its last record, at <paramref name="LastPosition"/>; the audit log follows from the copy's start.</summary>
+    public sealed record CopyDone(long Epoch, long LastPosition) : ICommand;
 
     /// <summary>The receiver starts a new subscription; answered with <see cref="ResumeFrom"/>.</summary>
     public sealed record BeginEpoch(long Epoch) : ICommand;

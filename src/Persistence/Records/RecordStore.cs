@@ -12,7 +12,7 @@ namespace ClusterNode.Persistence.Records;
 /// number, so the audit log orders everything this node holds and a peer can stream it from any point.
 /// Writes are serialised by LMDB's single writer; each transaction begins and commits on one thread.
 /// </summary>
-public sealed partial class RecordStore : IDisposable
+public sealed partial class RecordStore : IDisposable, IReplicationSource
 {
     private static readonly byte[] NodeIdKey = "node-id"u8.ToArray();
     private static readonly byte[] ClockKey = "hlc"u8.ToArray();
@@ -307,6 +307,16 @@ public sealed partial class RecordStore : IDisposable
             code = cursor.Next().resultCode;
         }
         return records;
+    }
+
+    IReadOnlyList<StoredRecord> IReplicationSource.Scan(byte[]? afterKey, int maxCount) => Scan(afterKey, maxCount);
+
+    public Stream? TryOpenBlob(BlobRef blob)
+    {
+        var file = Blobs.TryOpenRead(blob.FileId);
+        if (file is null || file.Length == blob.Size) return file;
+        file.Dispose();
+        return null;
     }
 
     /// <summary>The names of the tables that hold at least one record (live or deleted), in order.</summary>

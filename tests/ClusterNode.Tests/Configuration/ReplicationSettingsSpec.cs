@@ -1,3 +1,4 @@
+using ClusterNode.Actors.FaultInjection;
 using Akka.Configuration;
 using ClusterNode.Actors;
 using ClusterNode.Actors.Replication;

@@ -51,7 +51,7 @@ public sealed class ReplicationSerializerSpec : Akka.TestKit.Xunit2.TestKit
                 break;
             case BlobChunk c:
                 var d = Assert.IsType<BlobChunk>(back);
-                Assert.Equal((c.Epoch, c.Sequence, c.FileId, c.Offset), (d.Epoch, d.Sequence, d.FileId, d.Offset));
+                Assert.Equal((c.Epoch, c.Position, c.FileId, c.Offset), (d.Epoch, d.Position, d.FileId, d.Offset));
                 Assert.Equal(c.Bytes, d.Bytes);
                 break;
             default:

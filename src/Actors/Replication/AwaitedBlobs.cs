@@ -1,0 +1,35 @@
+using ClusterNode.Actors.Streams;
+using ClusterNode.Actors.Watermarks;
+using ClusterNode.Persistence.Records;
+
+namespace ClusterNode.Actors.Replication;
+
+/// <summary>
+/// Blobs a stream's sender did not have (it forwarded their records before their bytes reached it): they reach this
+/// node by another stream, their origin's, and are looked for in the blob store until they have.
+/// </summary>
+internal sealed class AwaitedBlobs(RecordStore store)
+{
+    private readonly List<AwaitedBlob> _awaited = new();
+
+    public int Count => _awaited.Count;
+
+    public void Add(AwaitedBlob blob) => _awaited.Add(blob);
+
+    /// <summary>
+    /// The blobs of <paramref name="epoch"/> that are durable now. A blob at its final name was fsynced before it was
+    /// renamed there; one directory fsync makes the names of all that arrived durable too. A blob the record's current
+    /// version here no longer names is owed by nobody: the newer version replaced it (and is tracked by the stream or
+    /// write that brought it), so it no longer holds the watermark. Throws on a failed directory fsync, changing nothing.
+    /// </summary>
+    public IReadOnlyList<Watermark.BlobDurable> Poll(long epoch)
+    {
+        _awaited.RemoveAll(awaited => awaited.Epoch != epoch);
+        var moot = _awaited.Where(awaited => store.Get(awaited.Table, awaited.Id)?.Blobs.Any(b => b.FileId == awaited.Blob.FileId) != true).ToList();
+        var arrived = _awaited.Except(moot).Where(awaited => store.Blobs.IsPresent(awaited.Blob)).ToList();
+        if (arrived.Count > 0) store.Blobs.SyncDirectory();
+        var durable = moot.Concat(arrived).ToList();
+        _awaited.RemoveAll(durable.Contains);
+        return durable.Select(a => new Watermark.BlobDurable(a.Epoch, a.Position, a.Blob.FileId, a.InCopy)).ToArray();
+    }
+}

@@ -28,6 +28,10 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, IActorRef> _senders = new();
     private readonly Dictionary<string, (IActorRef Receiver, Address Address)> _receivers = new();
+    // Receivers told to stop and not yet terminated, and where their peer answered meanwhile: a peer's next receiver
+    // starts only when its previous one is gone, or two cursor stores of one persistence id would write at once.
+    private readonly Dictionary<string, IActorRef> _stoppingReceivers = new();
+    private readonly Dictionary<string, (Address Address, long LastSequence)> _startWhenStopped = new();
     private readonly HashSet<Address> _connecting = new();
     private readonly Dictionary<string, ClockReading> _peerClocks = new();
     private long _started;
@@ -78,15 +82,22 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
             foreach (var (peer, (receiver, _)) in _receivers.Where(r => r.Value.Address == disconnect.Address).ToList())
             {
                 Context.Stop(receiver);
+                _stoppingReceivers[peer] = receiver;
                 _receivers.Remove(peer);
                 _peerClocks.Remove(peer);
             }
+            foreach (var peer in _startWhenStopped.Where(s => s.Value.Address == disconnect.Address).Select(s => s.Key).ToList()) _startWhenStopped.Remove(peer);
             UpdateWriteRefusal();
         });
         Receive<Terminated>(terminated =>
         {
             foreach (var (follower, sender) in _senders.Where(s => s.Value.Equals(terminated.ActorRef)).ToList()) _senders.Remove(follower);
             foreach (var (peer, _) in _receivers.Where(r => r.Value.Receiver.Equals(terminated.ActorRef)).ToList()) _receivers.Remove(peer);
+            foreach (var (peer, _) in _stoppingReceivers.Where(r => r.Value.Equals(terminated.ActorRef)).ToList())
+            {
+                _stoppingReceivers.Remove(peer);
+                if (_startWhenStopped.Remove(peer, out var start)) StartReceiver(peer, start.Address, start.LastSequence);
+            }
         });
         Receive<GetStatus>(_ => OnGetStatus());
     }
@@ -150,11 +161,17 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
         }
         if (!connecting) return;
         MeasureClock(identity);
-        // A unique name: a receiver of this peer that was just stopped may still be stopping.
-        var receiver = Context.ActorOf(Receiver.Props(identity.NodeId, address, _store, _settings, _journalPluginId, _snapshotPluginId), $"receiver-{identity.NodeId}-{++_started}");
+        if (_stoppingReceivers.ContainsKey(identity.NodeId)) _startWhenStopped[identity.NodeId] = (address, identity.LastSequence);
+        else StartReceiver(identity.NodeId, address, identity.LastSequence);
+    }
+
+    private void StartReceiver(string peer, Address address, long peerLastSequence)
+    {
+        // A unique name as well: a stopped actor's name is free only once its parent has processed its termination.
+        var receiver = Context.ActorOf(Receiver.Props(peer, address, _store, _settings, _journalPluginId, _snapshotPluginId), $"receiver-{peer}-{++_started}");
         Context.Watch(receiver);
-        _receivers[identity.NodeId] = (receiver, address);
-        receiver.Tell(new Receiver.PeerSeen(identity.LastSequence));
+        _receivers[peer] = (receiver, address);
+        receiver.Tell(new Receiver.PeerSeen(peerLastSequence));
     }
 
     /// <summary>

@@ -27,7 +27,7 @@ public sealed record Subscribe(
 /// </summary>
 public sealed record RecordFrame(long Epoch, long AfterSequence, long UpToSequence, int RecordCount, byte[] Payload) : IReplicationWireMessage
 {
-    public long CostBytes => Payload.Length + FlowControl.HeaderAllowanceBytes;
+    public long CostBytes => FlowControl.Cost(RecordCount, Payload.Length);
 }
 
 /// <summary>
@@ -39,7 +39,7 @@ public sealed record RecordFrame(long Epoch, long AfterSequence, long UpToSequen
 /// </summary>
 public sealed record CopyFrame(long Epoch, long CopyStart, byte[] StartAfterKey, long AfterPosition, int RecordCount, byte[] Payload, bool Done) : IReplicationWireMessage
 {
-    public long CostBytes => Payload.Length + StartAfterKey.Length + FlowControl.HeaderAllowanceBytes;
+    public long CostBytes => FlowControl.Cost(RecordCount, Payload.Length + StartAfterKey.Length);
 }
 
 /// <summary>
@@ -73,4 +73,12 @@ public static class FlowControl
 {
     /// <summary>What a frame or chunk costs in the window beyond its payload: our header, roughly.</summary>
     public const int HeaderAllowanceBytes = 64;
+
+    /// <summary>
+    /// A frame's cost in the window. A frame without records (a heartbeat, or a skip over entries the follower does
+    /// not receive) costs nothing: a lost heartbeat changes no position, so nothing would ever notice it, and the
+    /// bytes it held in the window would be gone for good (found by the simulation: the window shrank until no frame
+    /// fit, while the heartbeats kept the stream looking alive).
+    /// </summary>
+    public static long Cost(int recordCount, int payloadBytes) => recordCount == 0 ? 0 : payloadBytes + HeaderAllowanceBytes;
 }

@@ -74,7 +74,7 @@ public sealed record IncomingStream
         if (TryPeekDue(out var due))
             return FrameCheck.Gap($"{what} arrived while blob(s) of sequence {due.Position} were still due: chunks were lost in transit");
         if (Copy is not null)
-            return Refuse($"{what} arrived before the copy that began at {Copy.CopyStart} was done");
+            return FrameCheck.Gap($"{what} arrived before the copy that began at {Copy.CopyStart} was done: its last frame was lost in transit");
         if (frame.AfterSequence != Committed)
             return FrameCheck.Gap($"frame after {frame.AfterSequence} does not continue where this follower is ({Committed}): a frame was lost or reordered in transit");
         if (frame.UpToSequence < frame.AfterSequence)

@@ -113,13 +113,14 @@ public sealed record OutgoingStream
     };
 
     /// <summary>
-    /// The heartbeat that tells an idle follower how far the log goes (silence would look like a dead peer): null when
-    /// something was sent since the last one, blobs are still going out, or the window is full.
+    /// The heartbeat that tells an idle follower how far the log goes (silence would look like a dead peer), and lets it
+    /// notice a lost frame: null when something was sent since the last one, or blobs are still going out. It costs
+    /// nothing in the window (see <see cref="FlowControl.Cost"/>).
     /// </summary>
     public (OutgoingStream Next, object? Heartbeat) OnHeartbeatTick(bool blobsPending)
     {
         var quiet = this with { SentSinceHeartbeat = false };
-        if (SentSinceHeartbeat || blobsPending || InFlightBytes + FlowControl.HeaderAllowanceBytes > WindowBytes) return (quiet, null);
+        if (SentSinceHeartbeat || blobsPending) return (quiet, null);
         object heartbeat = Copy is null
             ? new RecordFrame(Epoch, NextSequence - 1, NextSequence - 1, 0, [])
             : new CopyFrame(Epoch, Copy.CopyStart, Copy.StartAfterKey, Copy.Position, 0, [], false);

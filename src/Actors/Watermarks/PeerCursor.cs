@@ -34,7 +34,11 @@ public sealed class PeerCursor
 
     public long Epoch => _epoch;
     public long Committed => _log.Committed;
-    public long Durable => _log.Durable;
+    /// <summary>
+    /// While a copy runs, the log's watermark (which the copy's end restarts at the copy's start) says nothing about the
+    /// copied records: only the persisted cursor is durable until every copied blob is.
+    /// </summary>
+    public long Durable => _copy is null ? _log.Durable : Math.Min(_log.Durable, PersistedCursor);
     public long PersistedCursor { get; private set; }
 
     /// <summary>Not null while the journal holds a copy's progress: every record up to this key is durable here.</summary>
@@ -43,7 +47,7 @@ public sealed class PeerCursor
     public long? CopyStart => _copy?.CopyStart;
     public int OutstandingBlobs => _log.OutstandingBlobs + (_copy?.Positions.OutstandingBlobs ?? 0);
     public int FailedBlobs => _log.FailedBlobs + (_copy?.Positions.FailedBlobs ?? 0);
-    public long BlobGap => _log.BlobGap;
+    public long BlobGap => _log.Committed - Durable;
 
     /// <summary>
     /// A new subscription: the first starts from the recovered cursor, every later one from what is durable now (a
@@ -103,7 +107,7 @@ public sealed class PeerCursor
     /// <summary>What to tell the receiver (for the receipt to the peer) when committed or durable moved since last told.</summary>
     public Watermark.Advanced? TakeAdvanced()
     {
-        var now = (_log.Committed, _log.Durable);
+        var now = (_log.Committed, Durable);
         if (now == _lastReported) return null;
         _lastReported = now;
         return new Watermark.Advanced(_epoch, now.Committed, now.Durable);

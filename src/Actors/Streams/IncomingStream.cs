@@ -21,9 +21,13 @@ public sealed record IncomingStream
     {
         Epoch = epoch;
         Committed = committed;
+        SubscribedFrom = committed;
     }
 
     public long Epoch { get; }
+
+    /// <summary>Where this subscription began: a copy may only start before the log has moved from here.</summary>
+    public long SubscribedFrom { get; }
 
     /// <summary>The last log sequence of the peer applied in this epoch (or skipped as carrying nothing for us).</summary>
     public long Committed { get; private init; }
@@ -90,8 +94,8 @@ public sealed record IncomingStream
         var position = Copy?.Position ?? 0;
         if (frame.AfterPosition != position)
             return FrameCheck.Gap($"copy frame after position {frame.AfterPosition} does not continue where this copy is ({position}): a frame was lost or reordered in transit");
-        if (Copy is null && (CopyFinished || frame.CopyStart < 0 || frame.CopyStart > RecordFrameCodec.MaxSequence))
-            return Refuse($"copy frame (start {frame.CopyStart}) arrived after this subscription's copy was done");
+        if (Copy is null && (CopyFinished || Committed != SubscribedFrom || frame.CopyStart < 0 || frame.CopyStart > RecordFrameCodec.MaxSequence))
+            return Refuse($"copy frame (start {frame.CopyStart}) arrived after this subscription's log or copy had begun");
         if (Copy is not null && frame.CopyStart != Copy.CopyStart)
             return Refuse($"copy frame names copy start {frame.CopyStart}, but this copy began at {Copy.CopyStart}");
         return Decode(frame.Payload, frame.RecordCount, position, RecordFrameCodec.MaxSequence, maxFramePayloadBytes, "copy frame",

@@ -1,0 +1,165 @@
+using ClusterNode.Actors.Replication;
+using ClusterNode.Actors.Streams;
+using ClusterNode.Actors.Watermarks;
+using Xunit;
+using static ClusterNode.Tests.Streams.StreamScenarioData;
+
+namespace ClusterNode.Tests.Streams;
+
+/// <summary>
+/// The rules of an incoming stream as scenarios: what a follower does with each message, and above all that nothing
+/// which does not continue exactly where it is gets applied (Akka.Remote loses messages while an address is gated).
+/// </summary>
+public sealed class IncomingStreamSpec
+{
+    private const int MaxPayload = 1 << 20;
+    private const int MaxChunk = 64 * 1024;
+
+    [Fact]
+    public void A_frame_that_continues_where_the_follower_is_is_applied_and_its_blobs_are_due_next()
+    {
+        var blob = Blob("aa00000000000000000000000000000a", 100);
+        var stream = IncomingStream.Begin(epoch: 7, committed: 10);
+
+        var accepted = Assert.IsType<FrameAccepted>(stream.Check(Frame(7, 10, 13, (11, Record("a")), (12, Record("b", blobs: blob))), MaxPayload));
+        var applied = stream.Applied(accepted, [[], [blob.FileId]], costBytes: 500);
+
+        Assert.Equal(13, applied.Next.Committed);
+        Assert.True(blob.SameContentAs(Assert.Single(applied.Next.DueBlobs).Blob));
+        Assert.Equal(500, applied.Next.HandledBytes);
+        // Each record is committed with the blobs still to come; entry 13 carried nothing for this follower.
+        Assert.Equal(
+            [new Watermark.Committed(7, 11, []), new Watermark.Committed(7, 12, [blob.FileId]), new Watermark.Committed(7, 13, [])],
+            applied.ToWatermark.Cast<Watermark.Committed>().Select(c => c with { BlobsToCome = c.BlobsToCome.ToArray() }),
+            new CommittedComparer());
+    }
+
+    [Theory]
+    [InlineData(12, "a frame after a lost one")]
+    [InlineData(8, "a frame delivered twice, or late")]
+    public void A_frame_that_does_not_continue_where_the_follower_is_is_refused_as_lost_in_transit(long after, string what)
+    {
+        var stream = IncomingStream.Begin(epoch: 1, committed: 10);
+
+        var refused = Assert.IsType<FrameRefused>(stream.Check(Frame(1, after, after + 2, (after + 1, Record("a"))), MaxPayload));
+
+        Assert.True(refused.LostInTransit, what);
+        Assert.Contains($"frame after {after} does not continue where this follower is (10)", refused.Reason);
+    }
+
+    [Fact]
+    public void A_heartbeat_after_a_lost_frame_reveals_the_gap()
+    {
+        var stream = IncomingStream.Begin(epoch: 1, committed: 10);
+
+        // The frame up to 15 was lost; the sender's heartbeat says its log stands at 15.
+        var refused = Assert.IsType<FrameRefused>(stream.Check(Frame(1, 15, 15), MaxPayload));
+
+        Assert.True(refused.LostInTransit);
+    }
+
+    [Fact]
+    public void A_frame_while_chunks_are_still_due_means_chunks_were_lost()
+    {
+        var blob = Blob("bb00000000000000000000000000000b", 100);
+        var stream = Apply(IncomingStream.Begin(1, 0), Frame(1, 0, 1, (1, Record("a", blobs: blob))), [blob.FileId]);
+
+        var refused = Assert.IsType<FrameRefused>(stream.Check(Frame(1, 1, 2, (2, Record("b"))), MaxPayload));
+
+        Assert.True(refused.LostInTransit);
+        Assert.Contains("chunks were lost in transit", refused.Reason);
+    }
+
+    [Fact]
+    public void Chunks_must_come_in_order_and_fit_their_blob()
+    {
+        var blob = Blob("cc00000000000000000000000000000c", 100);
+        var stream = Apply(IncomingStream.Begin(1, 0), Frame(1, 0, 1, (1, Record("a", blobs: blob))), [blob.FileId]);
+
+        var first = Assert.IsType<ChunkAccepted>(stream.Check(Chunk(1, 1, blob, 0, 60), MaxChunk));
+        Assert.True(first.Save);
+        Assert.Equal(60, first.Next.DueBlobReceived);
+
+        var skipped = Assert.IsType<ChunkRefused>(first.Next.Check(Chunk(1, 1, blob, 80, 20), MaxChunk));
+        Assert.True(skipped.LostInTransit);
+        var again = Assert.IsType<ChunkRefused>(first.Next.Check(Chunk(1, 1, blob, 0, 60), MaxChunk));
+        Assert.True(again.LostInTransit);
+        var tooLong = Assert.IsType<ChunkRefused>(first.Next.Check(new BlobChunk(1, 1, blob.FileId, 60, new byte[41]), MaxChunk));
+        Assert.False(tooLong.LostInTransit);
+
+        var last = Assert.IsType<ChunkAccepted>(first.Next.Check(Chunk(1, 1, blob, 60, 40), MaxChunk));
+        Assert.Empty(last.Next.DueBlobs);
+        Assert.IsType<ChunkRefused>(last.Next.Check(Chunk(1, 1, blob, 60, 40), MaxChunk));
+    }
+
+    [Fact]
+    public void A_blob_this_node_holds_is_streamed_but_only_credited_and_one_the_sender_lacks_is_awaited_elsewhere()
+    {
+        var held = Blob("dd00000000000000000000000000000d", 10);
+        var stream = Apply(IncomingStream.Begin(1, 0), Frame(1, 0, 1, (1, Record("a", blobs: held))), []);
+        Assert.False(Assert.IsType<ChunkAccepted>(stream.Check(Chunk(1, 1, held, 0, 10), MaxChunk)).Save);
+
+        var lacking = Blob("ee00000000000000000000000000000e", 10);
+        var payload = new Persistence.Binary.ByteWriter(256);
+        RecordFrameCodec.Append(payload, 1, Record("b", blobs: lacking), [lacking.FileId]);
+        var accepted = Assert.IsType<FrameAccepted>(IncomingStream.Begin(1, 0).Check(new RecordFrame(1, 0, 1, 1, payload.ToArray()), MaxPayload));
+        var applied = IncomingStream.Begin(1, 0).Applied(accepted, [[lacking.FileId]], 100);
+
+        Assert.Empty(applied.Next.DueBlobs);
+        Assert.True(lacking.SameContentAs(Assert.Single(applied.Awaited).Blob));
+    }
+
+    [Fact]
+    public void A_copy_continues_position_by_position_and_hands_over_to_the_log_at_its_start()
+    {
+        var stream = IncomingStream.Begin(epoch: 3, committed: 0);
+
+        var first = Assert.IsType<FrameAccepted>(stream.Check(CopyFrame(3, copyStart: 500, afterPosition: 0, done: false, (1, Record("a")), (2, Record("b"))), MaxPayload));
+        var copying = stream.Applied(first, [[], []], 100);
+        Assert.Equal(new CopyProgress(500, 2), copying.Next.Copy);
+        Assert.IsType<Watermark.CopyBegan>(copying.ToWatermark[0]);
+
+        var lost = Assert.IsType<FrameRefused>(copying.Next.Check(CopyFrame(3, 500, afterPosition: 3, done: false, (4, Record("d"))), MaxPayload));
+        Assert.True(lost.LostInTransit);
+        var logTooSoon = Assert.IsType<FrameRefused>(copying.Next.Check(Frame(3, 0, 1, (1, Record("x"))), MaxPayload));
+        Assert.True(logTooSoon.LostInTransit);
+
+        var last = Assert.IsType<FrameAccepted>(copying.Next.Check(CopyFrame(3, 500, afterPosition: 2, done: true, (3, Record("c"))), MaxPayload));
+        var done = copying.Next.Applied(last, [[]], 100);
+        Assert.Null(done.Next.Copy);
+        Assert.Equal(500, done.Next.Committed);
+        Assert.Equal(new Watermark.CopyDone(3, 3), done.ToWatermark[^1]);
+
+        Assert.IsType<FrameAccepted>(done.Next.Check(Frame(3, 500, 501, (501, Record("e"))), MaxPayload));
+        var secondCopy = Assert.IsType<FrameRefused>(done.Next.Check(CopyFrame(3, 600, 0, true), MaxPayload));
+        Assert.False(secondCopy.LostInTransit);
+    }
+
+    [Fact]
+    public void A_malformed_or_oversized_frame_is_refused_as_bad_input_naming_what_is_wrong()
+    {
+        var stream = IncomingStream.Begin(1, 10);
+
+        var backwards = Assert.IsType<FrameRefused>(stream.Check(Frame(1, 10, 9), MaxPayload));
+        Assert.False(backwards.LostInTransit);
+        Assert.Contains("ends before it begins", backwards.Reason);
+
+        var outside = Assert.IsType<FrameRefused>(stream.Check(Frame(1, 10, 11, (12, Record("a"))), MaxPayload));
+        Assert.Contains("has sequence 12", outside.Reason);
+
+        var big = Frame(1, 10, 11, (11, Record("a")));
+        var oversized = Assert.IsType<FrameRefused>(stream.Check(big, big.Payload.Length - 1));
+        Assert.Contains("over the limit", oversized.Reason);
+    }
+
+    private static IncomingStream Apply(IncomingStream stream, RecordFrame frame, string[] blobsToSave) =>
+        stream.Applied(Assert.IsType<FrameAccepted>(stream.Check(frame, MaxPayload)), [blobsToSave], frame.CostBytes).Next;
+
+    private sealed class CommittedComparer : IEqualityComparer<Watermark.Committed>
+    {
+        public bool Equals(Watermark.Committed? x, Watermark.Committed? y) =>
+            x is not null && y is not null && (x.Epoch, x.Sequence) == (y.Epoch, y.Sequence) && x.BlobsToCome.SequenceEqual(y.BlobsToCome);
+
+        public int GetHashCode(Watermark.Committed obj) => obj.Sequence.GetHashCode();
+    }
+}

@@ -8,13 +8,13 @@ namespace ClusterNode.Actors.FaultInjection;
 /// <summary>
 /// Stands between a receiver and its real blob saver (its child) and makes the disk misbehave as
 /// <see cref="BlobSaveFaults"/> says, the way FoundationDB wraps a file: the last chunk of a chosen save is not
-/// written but reported failed, exactly as the saver reports a real failure; and each chunk's acknowledgement is held
-/// for the configured delay, with later chunks waiting their turn, as behind a slow disk.
+/// written but reported failed, exactly as the saver reports a real failure; and every chunk waits the configured
+/// delay before it is written, later messages queued behind it in order, as behind a slow disk.
 /// </summary>
 internal sealed class FaultyBlobSaverActor : ReceiveActor, IWithStash, IWithTimers
 {
-    /// <summary>The acknowledgement of a chunk, once the slow disk's delay is over.</summary>
-    private sealed record DelayOver(BlobSaver.ChunkWritten Written);
+    /// <summary>The slow disk's delay is over for this chunk: write it now.</summary>
+    private sealed record DelayOver(BlobSaver.SaveChunk Chunk);
 
     private readonly IActorRef _saver;
     private readonly IActorRef _watermark;
@@ -38,37 +38,46 @@ internal sealed class FaultyBlobSaverActor : ReceiveActor, IWithStash, IWithTime
     {
         Receive<BlobSaver.SaveChunk>(chunk =>
         {
-            if (chunk.IsLast && ++_savesAttempted > _faults.Skip && _failuresInjected < _faults.FailCount)
+            if (_faults.ChunkDelay <= TimeSpan.Zero)
             {
-                _failuresInjected++;
-                InjectFailure(chunk, $"injected blob-save failure {_failuresInjected} of {_faults.FailCount}");
+                Write(chunk);
                 return;
             }
-            _saver.Tell(chunk);
-            if (_faults.ChunkDelay > TimeSpan.Zero) Become(WritingSlowly);
+            Timers.StartSingleTimer(nameof(DelayOver), new DelayOver(chunk), _faults.ChunkDelay);
+            Become(Delaying);
         });
-        ForwardTheRest();
+        FromTheSaver();
+        ReceiveAny(message => _saver.Forward(message));
     }
 
-    /// <summary>A chunk is being written: the next ones wait, and its acknowledgement comes only after the delay.</summary>
-    private void WritingSlowly()
+    /// <summary>A chunk waits for the slow disk; everything after it waits its turn, in order.</summary>
+    private void Delaying()
     {
-        Receive<BlobSaver.ChunkWritten>(written => Timers.StartSingleTimer(nameof(DelayOver), new DelayOver(written), _faults.ChunkDelay));
         Receive<DelayOver>(over =>
         {
-            Context.Parent.Tell(over.Written);
+            Write(over.Chunk);
             Become(Ready);
             Stash.UnstashAll();
         });
-        Receive<BlobSaver.SaveChunk>(_ => Stash.Stash());
-        ForwardTheRest();
+        FromTheSaver();
+        ReceiveAny(_ => Stash.Stash());
     }
 
-    private void ForwardTheRest()
+    private void FromTheSaver()
     {
         Receive<BlobSaver.ChunkWritten>(written => Context.Parent.Tell(written));
         Receive<BlobSaver.SaveFailed>(failed => Context.Parent.Tell(failed));
-        ReceiveAny(message => _saver.Forward(message));
+    }
+
+    private void Write(BlobSaver.SaveChunk chunk)
+    {
+        if (chunk.IsLast && ++_savesAttempted > _faults.Skip && _failuresInjected < _faults.FailCount)
+        {
+            _failuresInjected++;
+            InjectFailure(chunk, $"injected blob-save failure {_failuresInjected} of {_faults.FailCount}");
+            return;
+        }
+        _saver.Tell(chunk);
     }
 
     private void InjectFailure(BlobSaver.SaveChunk chunk, string reason)

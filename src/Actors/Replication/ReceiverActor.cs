@@ -118,6 +118,12 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             Become(Streaming);
         });
         Receive<IReplicationWireMessage>(_ => { }); // of an abandoned epoch
+        // A watermark that crashed lost the question: ask again rather than wait for ever.
+        Receive<ChildFailed>(failed => GiveUp($"a child failed: {failed.Reason}", immediately: false));
+        Receive<CheckIdle>(_ =>
+        {
+            if (_sinceHeard.Elapsed > _settings.IdleTimeout) GiveUp($"the watermark did not say where to resume for {_sinceHeard.Elapsed.TotalSeconds:F1}s", immediately: true);
+        });
         Common();
     }
 

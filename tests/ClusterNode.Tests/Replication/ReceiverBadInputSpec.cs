@@ -157,7 +157,7 @@ public sealed class ReceiverBadInputSpec : Akka.TestKit.Xunit2.TestKit
         var one = new ByteWriter();
         RecordFrameCodec.Append(one, 1, Record("people", "c1"));
         _receiver.Tell(new CopyFrame(first.Epoch, 10, [], 0, 1, one.ToArray(), false), _peer.Ref);
-        // The copy frame of ordinals 2..3 is lost; ordinal 4 arrives.
+        // The copy frame of positions 2..3 is lost; position 4 arrives.
         var four = new ByteWriter();
         RecordFrameCodec.Append(four, 4, Record("people", "c4"));
         _receiver.Tell(new CopyFrame(first.Epoch, 10, [], 3, 1, four.ToArray(), true), _peer.Ref);

@@ -14,6 +14,9 @@ public sealed partial class BlobStore
 {
     private const string TempDirectoryName = "tmp";
     private readonly string _tempDirectory;
+    // Files a full hash found right, with the length and last write time they had then: a Range read, which cannot
+    // hash the whole file as it goes, is served only from these.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (long Length, DateTime WrittenUtc)> _verified = new();
 
     public BlobStore(string directory)
     {
@@ -68,6 +71,24 @@ public sealed partial class BlobStore
             return false;
         }
     }
+
+    /// <summary>The file of <paramref name="blob"/> was hashed whole and found right (by a full read or the scrub).</summary>
+    public void MarkVerified(BlobRef blob)
+    {
+        var info = new FileInfo(PathOf(blob.FileId));
+        if (info.Exists && info.Length == blob.Size) _verified[blob.FileId] = (info.Length, info.LastWriteTimeUtc);
+    }
+
+    /// <summary>Hashed whole and found right, and not written since.</summary>
+    public bool IsVerified(BlobRef blob)
+    {
+        if (!_verified.TryGetValue(blob.FileId, out var seen)) return false;
+        var info = new FileInfo(PathOf(blob.FileId));
+        return info.Exists && info.Length == seen.Length && info.LastWriteTimeUtc == seen.WrittenUtc;
+    }
+
+    /// <summary>Forgets a verification: the file was found wrong, replaced or deleted.</summary>
+    public void ForgetVerified(string fileId) => _verified.TryRemove(fileId, out _);
 
     public FileStream OpenRead(string fileId) =>
         new(PathOf(fileId), new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite | FileShare.Delete, BufferSize = 0 });

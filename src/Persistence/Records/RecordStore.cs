@@ -17,12 +17,14 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
     private static readonly byte[] NodeIdKey = "node-id"u8.ToArray();
     private static readonly byte[] ClockKey = "hlc"u8.ToArray();
     private static readonly byte[] LastSequenceKey = "last-seq"u8.ToArray();
+    private static readonly byte[] IncarnationKey = "incarnation"u8.ToArray();
     private static readonly byte[] EmptyJson = "{}"u8.ToArray();
 
     private readonly LmdbLease _lease;
     private readonly LightningDatabase _records;
     private readonly LightningDatabase _audit;
     private readonly LightningDatabase _meta;
+    private readonly LightningDatabase _lostBlobs;
     private readonly long _auditRetention;
     private readonly long _maxClockOffsetMs;
     private volatile string? _writeRefusal;
@@ -45,7 +47,9 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
             _records = tx.OpenDatabase("records", create);
             _audit = tx.OpenDatabase("audit", create);
             _meta = tx.OpenDatabase("meta", create);
+            _lostBlobs = tx.OpenDatabase("lost-blobs", create);
             NodeId = ResolveNodeId(tx, settings.NodeId);
+            IncarnationId = ResolveIncarnation(tx);
             Clock = new HybridLogicalClock(ReadUInt64(tx, ClockKey), wallClockMs);
             _lastSequence = (long)ReadUInt64(tx, LastSequenceKey);
             tx.Commit();
@@ -61,6 +65,12 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
     public static RecordStore Open(RecordStoreSettings settings, Func<long>? wallClockMs = null) => new(settings, wallClockMs);
 
     public string NodeId { get; }
+
+    /// <summary>
+    /// Made with the data-dir and kept in it: a node restored under the same node id from an empty or other data-dir
+    /// has another one, which tells its peers that it may have lost what they had from it (SPEC: restored identity).
+    /// </summary>
+    public string IncarnationId { get; }
     public HybridLogicalClock Clock { get; }
     public BlobStore Blobs { get; }
     public long LastSequence => Interlocked.Read(ref _lastSequence);
@@ -425,6 +435,15 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
         var nodeId = stored ?? (configured.Length > 0 ? configured : "n" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6)));
         if (stored is null) Put(tx, _meta, NodeIdKey, System.Text.Encoding.UTF8.GetBytes(nodeId));
         return nodeId;
+    }
+
+    private string ResolveIncarnation(LightningTransaction tx)
+    {
+        var (code, _, value) = tx.Get(_meta, IncarnationKey);
+        if (code == MDBResultCode.Success) return System.Text.Encoding.UTF8.GetString(value.AsSpan());
+        var made = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+        Put(tx, _meta, IncarnationKey, System.Text.Encoding.UTF8.GetBytes(made));
+        return made;
     }
 
     private ulong ReadUInt64(LightningTransaction tx, byte[] key)

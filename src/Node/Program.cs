@@ -29,7 +29,7 @@ internal static class NodeCommand
             default:
                 Console.Error.WriteLine("usage: cluster-node run [--config FILE]... [--set path=value]...");
                 Console.Error.WriteLine("       cluster-node status [--url http://127.0.0.1:8080]");
-                Console.Error.WriteLine("       cluster-node verify --url URL --url URL...");
+                Console.Error.WriteLine("       cluster-node verify [--deep [--max-age SECONDS]] --url URL --url URL...");
                 Console.Error.WriteLine("       cluster-node members [--url http://127.0.0.1:8080]");
                 Console.Error.WriteLine("       cluster-node down ADDRESS [--url http://127.0.0.1:8080]");
                 return Usage;

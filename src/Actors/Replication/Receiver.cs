@@ -16,8 +16,13 @@ public static class Receiver
 
     public interface ICommand;
 
-    /// <summary>The peer answered its hub's periodic check: it is reachable, and its log goes up to <paramref name="LastSequence"/>.</summary>
-    public sealed record PeerSeen(long LastSequence) : ICommand;
+    /// <summary>
+    /// The peer answered its hub's periodic check: it is reachable, its log goes up to <paramref name="LastSequence"/>,
+    /// and its store is incarnation <paramref name="IncarnationId"/> (another one than before: it was restored).
+    /// <paramref name="LogWentBack"/>: its last sequence is below this node's persisted cursor for it, so it was restored
+    /// from an older copy of its data-dir.
+    /// </summary>
+    public sealed record PeerSeen(long LastSequence, string IncarnationId = "", bool LogWentBack = false) : ICommand;
 
     /// <summary>The peer is now reachable at another address (it restarted elsewhere): re-subscribe there.</summary>
     public sealed record PeerMoved(Address Address) : ICommand;

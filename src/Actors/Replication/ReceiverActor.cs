@@ -69,7 +69,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         _peerAddress = peerAddress;
         _store = store;
         _settings = settings;
-        _awaited = new AwaitedBlobs(store);
+        _awaited = new AwaitedBlobs(store, repairAfter: settings.PeerCheckInterval * 2);
         var cursorStore = CursorStore.Props(peerNodeId, settings.CursorSnapshotEvery, journalPluginId, snapshotPluginId);
         _watermark = Context.ActorOf(Watermark.Props(peerNodeId, cursorStore, settings.ResubscribeBackoff), "watermark");
         var saver = BlobSaver.Props(store.Blobs, _watermark, settings.BlobDurability, settings.IoDispatcher);
@@ -112,7 +112,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             _sinceHeard.Restart();
             Context.ActorSelection(HubPath(_peerAddress)).Tell(
                 new Subscribe(_store.NodeId, resume.Epoch, resume.Sequence + 1, _settings.WindowBytes, Self, resume.CopyStart, resume.CopyAfterKey,
-                    _settings.ChunkSizeBytes, _settings.MaxFramePayloadBytes));
+                    _settings.ChunkSizeBytes, _settings.MaxFramePayloadBytes, _store.OwnWritesMayBeLostAfter, _store.OwnWritesMayBeLostBefore));
             _log.Info("subscribed to {0} at {1} from sequence {2}{3} (epoch {4})", _peerNodeId, _peerAddress, resume.Sequence + 1,
                 resume.CopyStart > 0 ? $", resuming the copy that began at {resume.CopyStart}" : "", resume.Epoch);
             Become(Streaming);
@@ -215,6 +215,8 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         Receive<Terminated>(_ => { });
         Receive<Resubscribe>(_ => { });
         Receive<Watermark.ResumeFrom>(_ => { });
+        Receive<Watermark.CursorPersisted>(persisted => Context.Parent.Tell(new ReplicationHub.PeerCursorPersisted(_peerNodeId, persisted.Sequence)));
+        Receive<Watermark.PeerLogStartedOver>(over => GiveUp($"the peer is a new incarnation ({over.IncarnationId}): its log is taken from the start", immediately: true));
         Receive<Watermark.Advanced>(advanced =>
         {
             if (advanced.Epoch != _stream.Epoch) return;
@@ -314,7 +316,11 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         Context.Watch(_upstream);
     }
 
-    private void SeePeer(PeerSeen seen) => _peerLastSequence = Math.Max(_peerLastSequence, seen.LastSequence);
+    private void SeePeer(PeerSeen seen)
+    {
+        _peerLastSequence = Math.Max(_peerLastSequence, seen.LastSequence);
+        if (seen.IncarnationId.Length > 0) _watermark.Tell(new Watermark.PeerIdentified(seen.IncarnationId, seen.LogWentBack));
+    }
 
     /// <summary>
     /// A live stream sends at least a heartbeat a second; this much silence from a peer that answers means the stream

@@ -23,6 +23,9 @@ public static class ReplicationHub
     /// <summary>Stop replicating from the node at <paramref name="Address"/> (a member was removed).</summary>
     public sealed record DisconnectPeer(Address Address) : ICommand;
 
+    /// <summary>From a receiver: this node's cursor for <paramref name="PeerNodeId"/> is on the journal at <paramref name="Sequence"/>.</summary>
+    public sealed record PeerCursorPersisted(string PeerNodeId, long Sequence) : ICommand;
+
     public sealed record GetStatus : ICommand
     {
         public static readonly GetStatus Instance = new();
@@ -30,11 +33,13 @@ public static class ReplicationHub
 
     /// <param name="WriteRefusal">Why this node refuses writes now (its clock), or null.</param>
     /// <param name="ClockOffsetsMs">Each peer's wall clock minus this node's, as last measured.</param>
+    /// <param name="Repair">Blobs being repaired from peers, repaired, and lost everywhere.</param>
     public sealed record NodeStatus(
         string NodeId,
         long LastSequence,
         IReadOnlyList<Receiver.PeerStatus> Peers,
         IReadOnlyList<AuditLogSender.FollowerStatus> Followers,
         string? WriteRefusal = null,
-        IReadOnlyDictionary<string, long>? ClockOffsetsMs = null);
+        IReadOnlyDictionary<string, long>? ClockOffsetsMs = null,
+        Blobs.BlobRepair.RepairStatus? Repair = null);
 }

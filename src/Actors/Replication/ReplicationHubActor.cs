@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using ClusterNode.Actors.Blobs;
 using ClusterNode.Persistence.Records;
 using static ClusterNode.Actors.Replication.ReplicationHub;
 
@@ -31,11 +32,15 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
     // Receivers told to stop and not yet terminated, and where their peer answered meanwhile: a peer's next receiver
     // starts only when its previous one is gone, or two cursor stores of one persistence id would write at once.
     private readonly Dictionary<string, IActorRef> _stoppingReceivers = new();
-    private readonly Dictionary<string, (Address Address, long LastSequence)> _startWhenStopped = new();
+    private readonly Dictionary<string, (Address Address, NodeIdentity Identity)> _startWhenStopped = new();
     private readonly HashSet<Address> _connecting = new();
     private readonly Dictionary<string, ClockReading> _peerClocks = new();
+    private readonly Dictionary<string, long> _persistedCursors = new();
     private long _started;
     private readonly Action<long> _onAppended;
+    private readonly Action<BlobDamage> _onBlobDamaged;
+    private IActorRef _blobServer = ActorRefs.Nobody;
+    private IActorRef _blobRepair = ActorRefs.Nobody;
 
     public ReplicationHubActor(RecordStore store, ReplicationSettings settings, string? journalPluginId, string? snapshotPluginId)
     {
@@ -45,13 +50,19 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
         _snapshotPluginId = snapshotPluginId;
         var self = Self;
         _onAppended = last => self.Tell(new AuditLogSender.AuditAppended(last));
+        _onBlobDamaged = damage => self.Tell(new BlobRepair.Repair(damage));
 
         Receive<Subscribe>(OnSubscribe);
+        Receive<FetchBlob>(fetch => _blobServer.Forward(fetch));
+        Receive<BlobRepair.Repair>(repair => _blobRepair.Forward(repair));
         Receive<AuditLogSender.AuditAppended>(appended =>
         {
             foreach (var sender in _senders.Values) sender.Tell(appended);
         });
-        Receive<WhoAreYou>(ask => Sender.Tell(new NodeIdentity(_store.NodeId, ask.SentAtMs, _store.Clock.WallClockMs(), _store.LastSequence, _settings.Limits)));
+        Receive<WhoAreYou>(ask => Sender.Tell(new NodeIdentity(_store.NodeId, ask.SentAtMs, _store.Clock.WallClockMs(), _store.LastSequence, _settings.Limits, _store.IncarnationId)));
+        // Kept here, in this mailbox, so that a peer's answer is compared only with cursors of frames that arrived
+        // before it (Akka.Remote keeps one association's messages in order): never a false "log went back".
+        Receive<PeerCursorPersisted>(persisted => _persistedCursors[persisted.PeerNodeId] = persisted.Sequence);
         Receive<ConnectPeer>(connect =>
         {
             if (_receivers.Values.Any(r => r.Address == connect.Address))
@@ -88,15 +99,20 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
             }
             foreach (var peer in _startWhenStopped.Where(s => s.Value.Address == disconnect.Address).Select(s => s.Key).ToList()) _startWhenStopped.Remove(peer);
             UpdateWriteRefusal();
+            TellRepairMembers();
         });
         Receive<Terminated>(terminated =>
         {
             foreach (var (follower, sender) in _senders.Where(s => s.Value.Equals(terminated.ActorRef)).ToList()) _senders.Remove(follower);
-            foreach (var (peer, _) in _receivers.Where(r => r.Value.Receiver.Equals(terminated.ActorRef)).ToList()) _receivers.Remove(peer);
+            foreach (var (peer, _) in _receivers.Where(r => r.Value.Receiver.Equals(terminated.ActorRef)).ToList())
+            {
+                _receivers.Remove(peer);
+                TellRepairMembers();
+            }
             foreach (var (peer, _) in _stoppingReceivers.Where(r => r.Value.Equals(terminated.ActorRef)).ToList())
             {
                 _stoppingReceivers.Remove(peer);
-                if (_startWhenStopped.Remove(peer, out var start)) StartReceiver(peer, start.Address, start.LastSequence);
+                if (_startWhenStopped.Remove(peer, out var start)) StartReceiver(peer, start.Address, start.Identity);
             }
         });
         Receive<GetStatus>(_ => OnGetStatus());
@@ -106,7 +122,10 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
+        _blobServer = Context.ActorOf(BlobServer.Props(_store, _settings), BlobServer.Name);
+        _blobRepair = Context.ActorOf(BlobRepair.Props(_store, _settings), BlobRepair.Name);
         _store.Appended += _onAppended;
+        _store.BlobDamaged += _onBlobDamaged;
         // A refusal is this incarnation's judgement from its own readings; the previous one's does not carry over.
         _store.WriteRefusal = null;
         Timers.StartPeriodicTimer(CheckPeers.Instance, CheckPeers.Instance, _settings.PeerCheckInterval);
@@ -116,7 +135,15 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
     private void Ask(Address address) =>
         Context.ActorSelection(new RootActorPath(address) / "user" / Name).Tell(new WhoAreYou(_store.Clock.WallClockMs()));
 
-    protected override void PostStop() => _store.Appended -= _onAppended;
+    protected override void PostStop()
+    {
+        _store.Appended -= _onAppended;
+        _store.BlobDamaged -= _onBlobDamaged;
+    }
+
+    /// <summary>The blob repair asks the nodes this node replicates from.</summary>
+    private void TellRepairMembers() =>
+        _blobRepair.Tell(new BlobRepair.Members(_receivers.Values.Select(r => r.Address).Distinct().ToArray()));
 
     private void OnSubscribe(Subscribe subscribe)
     {
@@ -154,24 +181,33 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
                 if (!connecting) return; // a late answer from an address the peer has left
                 existing.Receiver.Tell(new Receiver.PeerMoved(address));
                 _receivers[identity.NodeId] = (existing.Receiver, address);
+                TellRepairMembers();
             }
             MeasureClock(identity);
-            existing.Receiver.Tell(new Receiver.PeerSeen(identity.LastSequence));
+            existing.Receiver.Tell(Seen(identity));
             return;
         }
         if (!connecting) return;
         MeasureClock(identity);
-        if (_stoppingReceivers.ContainsKey(identity.NodeId)) _startWhenStopped[identity.NodeId] = (address, identity.LastSequence);
-        else StartReceiver(identity.NodeId, address, identity.LastSequence);
+        if (_stoppingReceivers.ContainsKey(identity.NodeId)) _startWhenStopped[identity.NodeId] = (address, identity);
+        else StartReceiver(identity.NodeId, address, identity);
     }
 
-    private void StartReceiver(string peer, Address address, long peerLastSequence)
+    /// <summary>
+    /// What the peer's answer tells its receiver: its log's end and incarnation, and whether its log went back below
+    /// this node's persisted cursor for it (restored from an older copy of its data-dir).
+    /// </summary>
+    private Receiver.PeerSeen Seen(NodeIdentity identity) =>
+        new(identity.LastSequence, identity.IncarnationId, _persistedCursors.GetValueOrDefault(identity.NodeId) > identity.LastSequence);
+
+    private void StartReceiver(string peer, Address address, NodeIdentity identity)
     {
         // A unique name as well: a stopped actor's name is free only once its parent has processed its termination.
         var receiver = Context.ActorOf(Receiver.Props(peer, address, _store, _settings, _journalPluginId, _snapshotPluginId), $"receiver-{peer}-{++_started}");
         Context.Watch(receiver);
         _receivers[peer] = (receiver, address);
-        receiver.Tell(new Receiver.PeerSeen(peerLastSequence));
+        receiver.Tell(Seen(identity));
+        TellRepairMembers();
     }
 
     /// <summary>
@@ -232,9 +268,10 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
         var followers = _senders.Values.Select(s => s.Ask<AuditLogSender.FollowerStatus>(AuditLogSender.GetStatus.Instance, timeout)).ToArray();
         var (nodeId, last, refusal) = (_store.NodeId, _store.LastSequence, _store.WriteRefusal);
         var clocks = _peerClocks.ToDictionary(p => p.Key, p => p.Value.OffsetMs);
+        var repair = _blobRepair.Ask<BlobRepair.RepairStatus>(BlobRepair.GetStatus.Instance, timeout);
         Compose().PipeTo(Sender);
 
         async Task<NodeStatus> Compose() =>
-            new(nodeId, last, await Task.WhenAll(peers), await Task.WhenAll(followers), refusal, clocks);
+            new(nodeId, last, await Task.WhenAll(peers), await Task.WhenAll(followers), refusal, clocks, await repair);
     }
 }

@@ -11,11 +11,20 @@ namespace ClusterNode.Actors.Replication;
 /// Follower → peer's hub: stream your audit log to <paramref name="Receiver"/> from <paramref name="FromSequence"/>.
 /// A follower in the middle of a copy names it: <paramref name="CopyStart"/> (0: none) and the key after which
 /// the copy resumes. The follower's own limits (0: unknown) bound what the sender sends it, so two nodes
-/// configured differently still agree on chunk and frame sizes.
+/// configured differently still agree on chunk and frame sizes. The follower's own writes are not sent back to it,
+/// except those with a version strictly between <paramref name="OwnWritesAfterHlc"/> and
+/// <paramref name="OwnWritesBeforeHlc"/>: writes it made after the clock its store restored at start and before it
+/// started, which only a node restored from an empty or older data-dir can have lost.
 /// </summary>
 public sealed record Subscribe(
     string FollowerNodeId, long Epoch, long FromSequence, long WindowBytes, IActorRef Receiver,
-    long CopyStart = 0, byte[]? CopyAfterKey = null, int MaxChunkBytes = 0, int MaxFramePayloadBytes = 0) : IReplicationWireMessage;
+    long CopyStart = 0, byte[]? CopyAfterKey = null, int MaxChunkBytes = 0, int MaxFramePayloadBytes = 0,
+    ulong OwnWritesAfterHlc = 0, ulong OwnWritesBeforeHlc = 0) : IReplicationWireMessage
+{
+    /// <summary>A write of the follower's own that it may have lost, so it is sent back to it.</summary>
+    public bool MayHaveLost(RecordVersion version) =>
+        version.Origin == FollowerNodeId && version.Hlc > OwnWritesAfterHlc && version.Hlc < OwnWritesBeforeHlc;
+}
 
 /// <summary>
 /// Sender → receiver: <paramref name="RecordCount"/> records encoded by <see cref="RecordFrameCodec"/>, and the
@@ -67,7 +76,24 @@ public sealed record WhoAreYou(long SentAtMs) : IReplicationWireMessage;
 /// <param name="WallClockMs">The answering node's wall clock when it answered.</param>
 /// <param name="LastSequence">The answering node's last audit sequence: how far a follower could get.</param>
 /// <param name="Limits">What the answering node accepts in one record: every member writes within the smallest.</param>
-public sealed record NodeIdentity(string NodeId, long EchoSentAtMs, long WallClockMs, long LastSequence, RecordLimits Limits) : IReplicationWireMessage;
+/// <param name="IncarnationId">The answering node's store incarnation, made with its data-dir: another one under the same
+/// node id means the node was restored from an empty or other data-dir.</param>
+public sealed record NodeIdentity(string NodeId, long EchoSentAtMs, long WallClockMs, long LastSequence, RecordLimits Limits,
+    string IncarnationId = "") : IReplicationWireMessage;
+
+/// <summary>
+/// Asks a node's hub for a piece of a blob it should hold: a node repairing a file found missing or wrong, or a
+/// follower whose stream's sender lacked the bytes. <paramref name="Table"/>/<paramref name="Id"/> name the record, so
+/// a node that should hold the blob and does not can start its own repair. Answered with <see cref="BlobPiece"/> or
+/// <see cref="BlobNotHeld"/>; the asker checks the whole blob's sha256 before it keeps a byte of it.
+/// </summary>
+public sealed record FetchBlob(long RequestId, string Table, string Id, string FileId, long Size, byte[] Sha256, long Offset) : IReplicationWireMessage;
+
+/// <summary>The bytes of the asked blob from <paramref name="Offset"/>; <paramref name="Last"/>: the blob ends with them.</summary>
+public sealed record BlobPiece(long RequestId, string FileId, long Offset, byte[] Bytes, bool Last) : IReplicationWireMessage;
+
+/// <summary>The asked node does not hold the blob whole and right (missing, another size, or another hash).</summary>
+public sealed record BlobNotHeld(long RequestId, string FileId, string Reason) : IReplicationWireMessage;
 
 public static class FlowControl
 {

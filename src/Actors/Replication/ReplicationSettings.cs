@@ -40,7 +40,9 @@ public sealed record ReplicationSettings(
     BlobDurability BlobDurability,
     string IoDispatcher,
     TimeSpan ClockMaxOffset,
-    TimeSpan PeerCheckInterval)
+    TimeSpan PeerCheckInterval,
+    TimeSpan RepairTimeout,
+    TimeSpan LostRetryInterval)
 {
     /// <summary>Room left in a remote message for the envelope and our own headers.</summary>
     public const int EnvelopeAllowanceBytes = 4096;
@@ -76,7 +78,9 @@ public sealed record ReplicationSettings(
             BlobDurability: Durability(node),
             IoDispatcher: "cluster-node.io-dispatcher",
             ClockMaxOffset: Duration(node, "clock.max-offset"),
-            PeerCheckInterval: Duration(node, "replication.peer-check-interval"));
+            PeerCheckInterval: Duration(node, "replication.peer-check-interval"),
+            RepairTimeout: Duration(node, "repair.timeout"),
+            LostRetryInterval: Duration(node, "repair.lost-retry-interval"));
 
         if (settings.NodeId.Length > 0 && !RecordStore.IsValidNodeId(settings.NodeId))
             throw new ConfigurationException($"cluster-node.node-id: '{settings.NodeId}' is not 1 to 64 letters, digits, '-', '_' or '.'");

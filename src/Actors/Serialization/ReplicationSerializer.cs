@@ -26,6 +26,10 @@ public sealed class ReplicationSerializer(ExtendedActorSystem system) : Serializ
     private const string CursorSnapshotManifest = "CS";
     private const string CopyFrameManifest = "Y";
     private const string CopyProgressManifest = "CP";
+    private const string FetchBlobManifest = "FB";
+    private const string PeerIncarnationManifest = "PI";
+    private const string BlobPieceManifest = "BP";
+    private const string BlobNotHeldManifest = "BN";
 
     /// <summary>Bound on any byte block read from the wire, far above anything valid, far below what could hurt.</summary>
     private const int MaxBlockBytes = 256 << 20;
@@ -36,6 +40,13 @@ public sealed class ReplicationSerializer(ExtendedActorSystem system) : Serializ
     public override int Identifier => 7301;
 
     private static byte[]? NullIfEmpty(ReadOnlySpan<byte> bytes) => bytes.IsEmpty ? null : bytes.ToArray();
+
+    /// <summary>Snapshots written before peer incarnations were kept end after the copy's key.</summary>
+    private static CursorStore.CursorSnapshot ReadSnapshot(ref ByteReader reader)
+    {
+        var snapshot = new CursorStore.CursorSnapshot(reader.I64("sequence"), reader.I64("copyStart"), NullIfEmpty(reader.Block("copyAfterKey", MaxKeyBytes)));
+        return reader.Remaining > 0 ? snapshot with { PeerIncarnation = reader.String("incarnation") } : snapshot;
+    }
 
     public override string Manifest(object o) => o switch
     {
@@ -50,6 +61,10 @@ public sealed class ReplicationSerializer(ExtendedActorSystem system) : Serializ
         NodeIdentity => IdentityManifest,
         CursorStore.CursorAdvanced => CursorAdvancedManifest,
         CursorStore.CursorSnapshot => CursorSnapshotManifest,
+        FetchBlob => FetchBlobManifest,
+        CursorStore.PeerIncarnationSeen => PeerIncarnationManifest,
+        BlobPiece => BlobPieceManifest,
+        BlobNotHeld => BlobNotHeldManifest,
         _ => throw new ArgumentException($"{GetType().Name} cannot serialize {o.GetType()}"),
     };
 
@@ -60,7 +75,7 @@ public sealed class ReplicationSerializer(ExtendedActorSystem system) : Serializ
             case Subscribe s:
                 return new ByteWriter(128).String(s.FollowerNodeId).I64(s.Epoch).I64(s.FromSequence).I64(s.WindowBytes)
                     .String(Akka.Serialization.Serialization.SerializedActorPath(s.Receiver)).I64(s.CopyStart).Block(s.CopyAfterKey ?? [])
-                    .I32(s.MaxChunkBytes).I32(s.MaxFramePayloadBytes).ToArray();
+                    .I32(s.MaxChunkBytes).I32(s.MaxFramePayloadBytes).I64((long)s.OwnWritesAfterHlc).I64((long)s.OwnWritesBeforeHlc).ToArray();
             case CopyFrame y:
                 return new ByteWriter(y.Payload.Length + 72).I64(y.Epoch).I64(y.CopyStart).Block(y.StartAfterKey).I64(y.AfterPosition).I32(y.RecordCount).Block(y.Payload).Bool(y.Done).ToArray();
             case CursorStore.CopyProgress p:
@@ -76,12 +91,21 @@ public sealed class ReplicationSerializer(ExtendedActorSystem system) : Serializ
             case WhoAreYou w:
                 return new ByteWriter(8).I64(w.SentAtMs).ToArray();
             case NodeIdentity i:
-                return new ByteWriter(96).String(i.NodeId).I64(i.EchoSentAtMs).I64(i.WallClockMs).I64(i.LastSequence)
-                    .I32(i.Limits.MaxDataBytes).I32(i.Limits.MaxBlobFields).I64(i.Limits.MaxBlobBytes).I32(i.Limits.MaxFrameBytes).ToArray();
+                return new ByteWriter(128).String(i.NodeId).I64(i.EchoSentAtMs).I64(i.WallClockMs).I64(i.LastSequence)
+                    .I32(i.Limits.MaxDataBytes).I32(i.Limits.MaxBlobFields).I64(i.Limits.MaxBlobBytes).I32(i.Limits.MaxFrameBytes)
+                    .String(i.IncarnationId).ToArray();
             case CursorStore.CursorAdvanced a:
                 return new ByteWriter(8).I64(a.Sequence).ToArray();
             case CursorStore.CursorSnapshot s:
-                return new ByteWriter(24).I64(s.Sequence).I64(s.CopyStart).Block(s.CopyAfterKey ?? []).ToArray();
+                return new ByteWriter(48).I64(s.Sequence).I64(s.CopyStart).Block(s.CopyAfterKey ?? []).String(s.PeerIncarnation).ToArray();
+            case CursorStore.PeerIncarnationSeen p:
+                return new ByteWriter(32).String(p.IncarnationId).Bool(p.Reset).ToArray();
+            case FetchBlob f:
+                return new ByteWriter(160).I64(f.RequestId).String(f.Table).String(f.Id).String(f.FileId).I64(f.Size).Block(f.Sha256).I64(f.Offset).ToArray();
+            case BlobPiece p:
+                return new ByteWriter(p.Bytes.Length + 64).I64(p.RequestId).String(p.FileId).I64(p.Offset).Block(p.Bytes).Bool(p.Last).ToArray();
+            case BlobNotHeld n:
+                return new ByteWriter(128).I64(n.RequestId).String(n.FileId).String(n.Reason).ToArray();
             default:
                 throw new ArgumentException($"{GetType().Name} cannot serialize {obj.GetType()}");
         }
@@ -94,7 +118,7 @@ public sealed class ReplicationSerializer(ExtendedActorSystem system) : Serializ
         {
             SubscribeManifest => new Subscribe(reader.String("follower"), reader.I64("epoch"), reader.I64("from"), reader.I64("window"),
                 system.Provider.ResolveActorRef(reader.String("receiver")), reader.I64("copyStart"), NullIfEmpty(reader.Block("copyAfterKey", MaxKeyBytes)),
-                reader.I32("maxChunk"), reader.I32("maxFramePayload")),
+                reader.I32("maxChunk"), reader.I32("maxFramePayload"), (ulong)reader.I64("ownWritesAfter"), (ulong)reader.I64("ownWritesBefore")),
             CopyFrameManifest => new CopyFrame(reader.I64("epoch"), reader.I64("copyStart"), reader.Block("startAfterKey", MaxKeyBytes).ToArray(),
                 reader.I64("afterPosition"), reader.I32("count"), reader.Block("payload", MaxBlockBytes).ToArray(), reader.Bool("done")),
             CopyProgressManifest => new CursorStore.CopyProgress(reader.I64("copyStart"), reader.Block("afterKey", MaxKeyBytes).ToArray()),
@@ -104,9 +128,15 @@ public sealed class ReplicationSerializer(ExtendedActorSystem system) : Serializ
             ReceiptManifest => new Receipt(reader.I64("epoch"), reader.I64("durable")),
             WhoAreYouManifest => new WhoAreYou(reader.I64("sentAt")),
             IdentityManifest => new NodeIdentity(reader.String("nodeId"), reader.I64("echoSentAt"), reader.I64("wallClock"), reader.I64("lastSequence"),
-                new RecordLimits(reader.I32("maxDataBytes"), reader.I32("maxBlobFields"), reader.I64("maxBlobBytes"), reader.I32("maxFrameBytes"))),
+                new RecordLimits(reader.I32("maxDataBytes"), reader.I32("maxBlobFields"), reader.I64("maxBlobBytes"), reader.I32("maxFrameBytes")),
+                reader.String("incarnation")),
             CursorAdvancedManifest => new CursorStore.CursorAdvanced(reader.I64("sequence")),
-            CursorSnapshotManifest => new CursorStore.CursorSnapshot(reader.I64("sequence"), reader.I64("copyStart"), NullIfEmpty(reader.Block("copyAfterKey", MaxKeyBytes))),
+            CursorSnapshotManifest => ReadSnapshot(ref reader),
+            PeerIncarnationManifest => new CursorStore.PeerIncarnationSeen(reader.String("incarnation"), reader.Bool("reset")),
+            FetchBlobManifest => new FetchBlob(reader.I64("requestId"), reader.String("table"), reader.String("id"), reader.String("fileId"), reader.I64("size"),
+                reader.Block("sha256", 64).ToArray(), reader.I64("offset")),
+            BlobPieceManifest => new BlobPiece(reader.I64("requestId"), reader.String("fileId"), reader.I64("offset"), reader.Block("bytes", MaxBlockBytes).ToArray(), reader.Bool("last")),
+            BlobNotHeldManifest => new BlobNotHeld(reader.I64("requestId"), reader.String("fileId"), reader.String("reason")),
             _ => throw new FormatException($"unknown replication message manifest '{manifest}'"),
         };
         reader.ExpectEnd();

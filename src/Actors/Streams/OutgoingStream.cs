@@ -29,15 +29,18 @@ public sealed record OutgoingStream
     /// <summary>A limit the follower states below this is ignored: it would only make the stream crawl.</summary>
     private const int MinStatedLimitBytes = 1024;
 
-    private OutgoingStream(long epoch, string followerNodeId, long windowBytes, StreamLimits limits, long nextSequence, OutgoingCopy? copy)
+    private OutgoingStream(Subscribe subscription, long windowBytes, StreamLimits limits, long nextSequence, OutgoingCopy? copy)
     {
-        Epoch = epoch;
-        FollowerNodeId = followerNodeId;
+        _subscription = subscription;
+        Epoch = subscription.Epoch;
+        FollowerNodeId = subscription.FollowerNodeId;
         WindowBytes = windowBytes;
         Limits = limits;
         NextSequence = nextSequence;
         Copy = copy;
     }
+
+    private readonly Subscribe _subscription;
 
     public long Epoch { get; }
     public string FollowerNodeId { get; }
@@ -76,7 +79,7 @@ public sealed record OutgoingStream
         var window = Math.Clamp(subscription.WindowBytes, 2L * limits.ChunkBytes, ours.WindowBytes);
         var copy = PlanCopy(subscription, firstRetainedSequence, lastSequence);
         var next = copy is null ? Math.Max(1, subscription.FromSequence) : copy.CopyStart + 1;
-        return new OutgoingStream(subscription.Epoch, subscription.FollowerNodeId, window, limits, next, copy);
+        return new OutgoingStream(subscription, window, limits, next, copy);
 
         static int AtMost(int ours, int followers) => followers >= MinStatedLimitBytes ? Math.Min(ours, followers) : ours;
     }
@@ -94,6 +97,9 @@ public sealed record OutgoingStream
             return new OutgoingCopy(lastSequence, [], [], 0);
         return null;
     }
+
+    /// <summary>A write of the follower's own that it still has: not sent back (see <see cref="Subscribe.MayHaveLost"/>).</summary>
+    private bool FollowersOwn(RecordVersion version) => version.Origin == FollowerNodeId && !_subscription.MayHaveLost(version);
 
     /// <summary>Room for <paramref name="costBytes"/> more in flight; an oversized item goes alone into an empty window.</summary>
     public bool HasRoomFor(long costBytes) => InFlightBytes == 0 || InFlightBytes + costBytes <= WindowBytes;
@@ -146,7 +152,7 @@ public sealed record OutgoingStream
         var upTo = NextSequence - 1;
         foreach (var entry in entries)
         {
-            var record = entry.Version.Origin == FollowerNodeId ? null : source.Get(entry.Table, entry.Id);
+            var record = FollowersOwn(entry.Version) ? null : source.Get(entry.Table, entry.Id);
             // Written by the follower (it has it), or replaced since (the later entry carries the newer version).
             if (record is null || record.Version != entry.Version)
             {
@@ -173,7 +179,7 @@ public sealed record OutgoingStream
         foreach (var record in records)
         {
             var key = RecordCodec.Key(record.Table, record.Id);
-            if (record.Version.Origin == FollowerNodeId)
+            if (FollowersOwn(record.Version))
             {
                 afterKey = key; // the follower wrote it: it has it or something newer
                 continue;

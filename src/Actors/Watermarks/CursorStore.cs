@@ -31,7 +31,18 @@ public static class CursorStore
     /// Told to the parent when recovery ends: the cursor to start from, and the copy in progress, if any
     /// (<paramref name="CopyStart"/> 0: none).
     /// </summary>
-    public sealed record Recovered(long Sequence, long CopyStart = 0, byte[]? CopyAfterKey = null);
+    public sealed record Recovered(long Sequence, long CopyStart = 0, byte[]? CopyAfterKey = null, string PeerIncarnation = "");
+
+    /// <summary>
+    /// The peer answered with incarnation <paramref name="IncarnationId"/> (made with its data-dir). The first one seen is
+    /// recorded; another one means the peer was restored under its node id from an empty or other data-dir, and its log
+    /// starts over: the cursor is reset to 0, as it is when the peer's log went back below the cursor
+    /// (<paramref name="LogWentBack"/>: restored from an older copy). Answered with <see cref="IncarnationPersisted"/>.
+    /// </summary>
+    public sealed record RecordIncarnation(string IncarnationId, bool LogWentBack = false) : ICommand;
+
+    /// <summary><paramref name="Reset"/>: the cursor went back to 0 for a new incarnation of the peer.</summary>
+    public sealed record IncarnationPersisted(string IncarnationId, bool Reset);
 
     public sealed record CopyPersisted(long CopyStart, byte[] AfterKey);
 
@@ -44,6 +55,9 @@ public static class CursorStore
     /// <summary>The journal event of a copy's progress.</summary>
     public sealed record CopyProgress(long CopyStart, byte[] AfterKey) : IReplicationPersistedMessage;
 
+    /// <summary>The journal event of a peer incarnation seen; <paramref name="Reset"/>: the cursor (and any copy) went back to 0.</summary>
+    public sealed record PeerIncarnationSeen(string IncarnationId, bool Reset) : IReplicationPersistedMessage;
+
     /// <summary>The snapshot; the events it covers are then deleted.</summary>
-    public sealed record CursorSnapshot(long Sequence, long CopyStart = 0, byte[]? CopyAfterKey = null) : IReplicationPersistedMessage;
+    public sealed record CursorSnapshot(long Sequence, long CopyStart = 0, byte[]? CopyAfterKey = null, string PeerIncarnation = "") : IReplicationPersistedMessage;
 }

@@ -17,6 +17,7 @@ internal sealed class CursorStoreActor : ReceivePersistentActor
     private long _cursor;
     private long _copyStart;
     private byte[] _copyAfterKey = [];
+    private string _peerIncarnation = "";
 
     public CursorStoreActor(string persistenceId, int snapshotEvery, string? journalPluginId, string? snapshotPluginId)
     {
@@ -30,10 +31,12 @@ internal sealed class CursorStoreActor : ReceivePersistentActor
             if (offer.Snapshot is not CursorSnapshot snapshot) return;
             _cursor = Math.Max(_cursor, snapshot.Sequence);
             (_copyStart, _copyAfterKey) = (snapshot.CopyStart, snapshot.CopyAfterKey ?? []);
+            _peerIncarnation = snapshot.PeerIncarnation;
         });
         Recover<CursorAdvanced>(Apply);
         Recover<CopyProgress>(Apply);
-        Recover<RecoveryCompleted>(_ => Context.Parent.Tell(new Recovered(_cursor, _copyStart, _copyStart > 0 ? _copyAfterKey : null)));
+        Recover<PeerIncarnationSeen>(Apply);
+        Recover<RecoveryCompleted>(_ => Context.Parent.Tell(new Recovered(_cursor, _copyStart, _copyStart > 0 ? _copyAfterKey : null, _peerIncarnation)));
 
         Command<Advance>(advance =>
         {
@@ -57,6 +60,22 @@ internal sealed class CursorStoreActor : ReceivePersistentActor
             {
                 Apply(progress);
                 replyTo.Tell(new CopyPersisted(progress.CopyStart, progress.AfterKey));
+                SnapshotNow();
+            });
+        });
+        Command<RecordIncarnation>(record =>
+        {
+            var reset = record.LogWentBack || (_peerIncarnation.Length > 0 && record.IncarnationId != _peerIncarnation);
+            if (record.IncarnationId.Length == 0 || (record.IncarnationId == _peerIncarnation && !reset))
+            {
+                Sender.Tell(new IncarnationPersisted(_peerIncarnation, Reset: false));
+                return;
+            }
+            var replyTo = Sender;
+            Persist(new PeerIncarnationSeen(record.IncarnationId, reset), seen =>
+            {
+                Apply(seen);
+                replyTo.Tell(new IncarnationPersisted(seen.IncarnationId, seen.Reset));
                 SnapshotNow();
             });
         });
@@ -84,8 +103,17 @@ internal sealed class CursorStoreActor : ReceivePersistentActor
 
     private void Apply(CopyProgress progress) => (_copyStart, _copyAfterKey) = (progress.CopyStart, progress.AfterKey);
 
+    /// <summary>A new incarnation of the peer starts its log over: what this node had from the old one says nothing of it.</summary>
+    private void Apply(PeerIncarnationSeen seen)
+    {
+        _peerIncarnation = seen.IncarnationId;
+        if (!seen.Reset) return;
+        _cursor = 0;
+        (_copyStart, _copyAfterKey) = (0, []);
+    }
+
     private void SnapshotNow()
     {
-        if (LastSequenceNr % _snapshotEvery == 0) SaveSnapshot(new CursorSnapshot(_cursor, _copyStart, _copyStart > 0 ? _copyAfterKey : null));
+        if (LastSequenceNr % _snapshotEvery == 0) SaveSnapshot(new CursorSnapshot(_cursor, _copyStart, _copyStart > 0 ? _copyAfterKey : null, _peerIncarnation));
     }
 }

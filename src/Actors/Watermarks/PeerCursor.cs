@@ -21,9 +21,10 @@ public sealed class PeerCursor
     private (long Committed, long Durable) _lastReported = (-1, -1);
 
     /// <summary>Starts from what the cursor store recovered (never 0 unless nothing was ever persisted).</summary>
-    public PeerCursor(long persistedCursor, long copyStart = 0, byte[]? copyAfterKey = null)
+    public PeerCursor(long persistedCursor, long copyStart = 0, byte[]? copyAfterKey = null, string peerIncarnation = "")
     {
         PersistedCursor = persistedCursor;
+        PeerIncarnation = peerIncarnation;
         _log = new DurabilityWatermark(persistedCursor);
         if (copyStart > 0)
         {
@@ -33,6 +34,9 @@ public sealed class PeerCursor
     }
 
     public long Epoch => _epoch;
+
+    /// <summary>The peer's incarnation the cursor belongs to ("" until one is recorded).</summary>
+    public string PeerIncarnation { get; set; }
     public long Committed => _log.Committed;
     /// <summary>
     /// While a copy runs, the log's watermark (which the copy's end restarts at the copy's start) says nothing about the

@@ -36,6 +36,19 @@ public static class Watermark
     /// <summary>The copy sent its last record, at <paramref name="LastPosition"/>; the audit log follows from the copy's start.</summary>
     public sealed record CopyDone(long Epoch, long LastPosition) : ICommand;
 
+    /// <summary>
+    /// The peer answered its hub's check as incarnation <paramref name="IncarnationId"/>. Another incarnation than the
+    /// cursor's, or a log that went back below the cursor (<paramref name="LogWentBack"/>: restored from an older copy),
+    /// means the peer's log started over: the cursor goes back to 0 and the receiver is told <see cref="PeerLogStartedOver"/>.
+    /// </summary>
+    public sealed record PeerIdentified(string IncarnationId, bool LogWentBack) : ICommand;
+
+    /// <summary>To the receiver: the cursor is on the journal at <paramref name="Sequence"/> (the hub tells the peer).</summary>
+    public sealed record CursorPersisted(long Sequence);
+
+    /// <summary>To the receiver: the cursor went back to 0 for a new incarnation of the peer; start the stream over.</summary>
+    public sealed record PeerLogStartedOver(string IncarnationId);
+
     /// <summary>The receiver starts a new subscription; answered with <see cref="ResumeFrom"/>.</summary>
     public sealed record BeginEpoch(long Epoch) : ICommand;
 

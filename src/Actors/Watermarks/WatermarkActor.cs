@@ -22,6 +22,9 @@ internal sealed class WatermarkActor : ReceiveActor, IWithStash, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private IActorRef _cursorStore = ActorRefs.Nobody;
     private PeerCursor _cursor = new(0);
+    // While a peer incarnation is being recorded no cursor is written: one written after a reset would count the old
+    // incarnation's log against the new one's.
+    private bool _incarnationInFlight;
 
     public WatermarkActor(string peerNodeId, Props cursorStoreProps, TimeSpan restartBackoff)
     {
@@ -47,7 +50,8 @@ internal sealed class WatermarkActor : ReceiveActor, IWithStash, IWithTimers
     {
         Receive<CursorStore.Recovered>(recovered =>
         {
-            _cursor = new PeerCursor(recovered.Sequence, recovered.CopyStart, recovered.CopyAfterKey);
+            _cursor = new PeerCursor(recovered.Sequence, recovered.CopyStart, recovered.CopyAfterKey, recovered.PeerIncarnation);
+            Context.Parent.Tell(new CursorPersisted(recovered.Sequence));
             _log.Info("watermark of peer {0} starts from persisted cursor {1}{2}", _peerNodeId, recovered.Sequence,
                 _cursor.CopyStart is { } copyStart ? $", resuming a copy that began at {copyStart}" : "");
             Become(Active);
@@ -67,6 +71,26 @@ internal sealed class WatermarkActor : ReceiveActor, IWithStash, IWithTimers
         Receive<GetStatus>(_ => Sender.Tell(new WatermarkStatus(
             _peerNodeId, _cursor.Committed, _cursor.Durable, _cursor.PersistedCursor, _cursor.OutstandingBlobs, _cursor.FailedBlobs,
             _cursor.BlobGap, _cursor.CopyStart is not null, _cursor.CopyStart is null ? null : _cursor.PersistedCopyKey)));
+        Receive<PeerIdentified>(identified =>
+        {
+            if ((identified.IncarnationId == _cursor.PeerIncarnation && !identified.LogWentBack) || _incarnationInFlight || _cursorStore.IsNobody()) return;
+            _incarnationInFlight = true;
+            _cursorStore.Tell(new CursorStore.RecordIncarnation(identified.IncarnationId, identified.LogWentBack));
+        });
+        Receive<CursorStore.IncarnationPersisted>(persisted =>
+        {
+            _incarnationInFlight = false;
+            if (persisted.Reset)
+            {
+                _log.Warning("peer {0} is a new incarnation ({1}): its log started over, so this node's cursor for it goes back to 0", _peerNodeId, persisted.IncarnationId);
+                _cursor = new PeerCursor(0, peerIncarnation: persisted.IncarnationId);
+                Context.Parent.Tell(new CursorPersisted(0));
+                Context.Parent.Tell(new PeerLogStartedOver(persisted.IncarnationId));
+                return;
+            }
+            _cursor.PeerIncarnation = persisted.IncarnationId;
+            Persist();
+        });
         Receive<ICommand>(command =>
         {
             var copyStart = _cursor.CopyStart;
@@ -91,6 +115,7 @@ internal sealed class WatermarkActor : ReceiveActor, IWithStash, IWithTimers
         Receive<CursorStore.Persisted>(persisted =>
         {
             _cursor.Persisted(persisted.Sequence);
+            Context.Parent.Tell(new CursorPersisted(_cursor.PersistedCursor));
             Persist();
         });
         Receive<CursorStore.CopyPersisted>(persisted =>
@@ -101,6 +126,7 @@ internal sealed class WatermarkActor : ReceiveActor, IWithStash, IWithTimers
         // A cursor store restarted after a journal failure recovers what it had.
         Receive<CursorStore.Recovered>(recovered =>
         {
+            _cursor.PeerIncarnation = recovered.PeerIncarnation;
             _cursor.StoreRecovered(recovered.Sequence, recovered.CopyStart, recovered.CopyAfterKey);
             Persist();
         });
@@ -117,7 +143,7 @@ internal sealed class WatermarkActor : ReceiveActor, IWithStash, IWithTimers
 
     private void Persist()
     {
-        if (_cursorStore.IsNobody()) return;
+        if (_cursorStore.IsNobody() || _incarnationInFlight) return;
         if (_cursor.TakePersist() is { } write) _cursorStore.Tell(write);
     }
 
@@ -127,6 +153,7 @@ internal sealed class WatermarkActor : ReceiveActor, IWithStash, IWithTimers
         // A persistent actor stops itself when the journal fails a write; start a fresh one after a pause.
         _log.Warning("cursor store of peer {0} stopped (journal failure?); restarting it in {1}", _peerNodeId, _restartBackoff);
         _cursorStore = ActorRefs.Nobody;
+        _incarnationInFlight = false;
         _cursor.StoreLost();
         Timers.StartSingleTimer(RecreateCursorStore.Instance, RecreateCursorStore.Instance, _restartBackoff);
     }

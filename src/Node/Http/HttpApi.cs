@@ -96,6 +96,8 @@ public static class HttpApi
             if (NameProblem(table, id, field) is { } bad) return bad;
             var blob = store.Get(table, id) is { Deleted: false } record ? record.Blob(field) : null;
             if (blob is null) return Error(404, $"no blob {field} on record {table}/{id}");
+            if (store.LostBlob(blob.FileId) is { } lost)
+                return Error(410, $"blob {field} of {table}/{id} (file {blob.FileId}) is lost: {lost.Reason}");
             var file = store.Blobs.TryOpenRead(blob.FileId);
             if (file is null || file.Length != blob.Size)
             {
@@ -108,25 +110,39 @@ public static class HttpApi
         // Not in the SPEC's list: `cluster-node verify` needs to know which tables to compare.
         routes.MapGet("/tables", () => Results.Json(store.Tables()));
 
-        routes.MapGet("/tables/{table}/digest", (string table) =>
+        // ?deep=true: each blob's entry is what its file holds now (hashed now, or by a read or the scrub no longer ago
+        // than maxAgeSeconds): its sha256 when right, else "missing", "corrupt" or "lost"; a damaged one is also
+        // reported, so its repair starts.
+        routes.MapGet("/tables/{table}/digest", async (string table, bool? deep, int? maxAgeSeconds, CancellationToken cancel) =>
         {
             if (Names.Problem("table", table) is { } problem) return Error(400, problem);
+            if (maxAgeSeconds < 0) return Error(400, $"maxAgeSeconds must be 0 or more, not {maxAgeSeconds}");
+            var maxAge = TimeSpan.FromSeconds(maxAgeSeconds ?? 0);
             var digest = new List<object>();
             byte[]? after = null;
             while (true)
             {
                 var page = store.Scan(after, 1000, table);
                 if (page.Count == 0) break;
-                digest.AddRange(page.Where(r => !r.Deleted).Select(r => new
+                foreach (var record in page.Where(r => !r.Deleted))
                 {
-                    id = r.Id,
-                    version = r.Version.ToString(),
-                    blobs = r.Blobs.ToDictionary(b => b.Field, b => b.Sha256Hex),
-                }));
+                    var blobs = new Dictionary<string, string>();
+                    foreach (var blob in record.Blobs)
+                        blobs[blob.Field] = deep == true ? await HeldBlob(record, blob, maxAge, cancel) : blob.Sha256Hex;
+                    digest.Add(new { id = record.Id, version = record.Version.ToString(), blobs });
+                }
                 after = RecordCodec.Key(page[^1].Table, page[^1].Id);
             }
             return Results.Json(digest);
         });
+
+        async Task<string> HeldBlob(StoredRecord record, BlobRef blob, TimeSpan maxAge, CancellationToken cancel)
+        {
+            if (store.LostBlob(blob.FileId) is not null) return "lost";
+            var held = await store.Blobs.CheckAsync(blob, maxAge, cancel);
+            if (held != "held") store.ReportDamagedBlob(record.Table, record.Id, blob, $"{held} (found by a deep verify)");
+            return held == "held" ? blob.Sha256Hex : held;
+        }
 
         routes.MapGet("/status", async () =>
         {
@@ -161,6 +177,7 @@ public static class HttpApi
                     lastProblem = p.LastProblem,
                     clockOffsetMs = status.ClockOffsetsMs?.GetValueOrDefault(p.Peer),
                 }),
+                blobRepair = status.Repair is { } repair ? new { repairing = repair.Repairing, repaired = repair.Repaired, lost = repair.Lost } : null,
             });
         });
 

@@ -16,7 +16,7 @@ public sealed partial class BlobStore
     private readonly string _tempDirectory;
     // Files a full hash found right, with the length and last write time they had then: a Range read, which cannot
     // hash the whole file as it goes, is served only from these.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (long Length, DateTime WrittenUtc)> _verified = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (long Length, DateTime WrittenUtc, DateTime VerifiedUtc)> _verified = new();
 
     public BlobStore(string directory)
     {
@@ -76,15 +76,48 @@ public sealed partial class BlobStore
     public void MarkVerified(BlobRef blob)
     {
         var info = new FileInfo(PathOf(blob.FileId));
-        if (info.Exists && info.Length == blob.Size) _verified[blob.FileId] = (info.Length, info.LastWriteTimeUtc);
+        if (info.Exists && info.Length == blob.Size) _verified[blob.FileId] = (info.Length, info.LastWriteTimeUtc, DateTime.UtcNow);
     }
 
-    /// <summary>Hashed whole and found right, and not written since.</summary>
-    public bool IsVerified(BlobRef blob)
+    /// <summary>Hashed whole and found right (within <paramref name="maxAge"/> when given), and not written since.</summary>
+    public bool IsVerified(BlobRef blob, TimeSpan? maxAge = null)
     {
         if (!_verified.TryGetValue(blob.FileId, out var seen)) return false;
+        if (maxAge is { } age && DateTime.UtcNow - seen.VerifiedUtc > age) return false;
         var info = new FileInfo(PathOf(blob.FileId));
         return info.Exists && info.Length == seen.Length && info.LastWriteTimeUtc == seen.WrittenUtc;
+    }
+
+    /// <summary>
+    /// What a file holds now: "held" (present and hashing to the record's sha256, checked now or within
+    /// <paramref name="maxAge"/>), "missing", or "corrupt" (another size or hash). A corrupt or missing file is forgotten
+    /// as verified.
+    /// </summary>
+    public async Task<string> CheckAsync(BlobRef blob, TimeSpan maxAge, CancellationToken cancel = default)
+    {
+        if (IsVerified(blob, maxAge)) return "held";
+        var info = new FileInfo(PathOf(blob.FileId));
+        if (!info.Exists)
+        {
+            ForgetVerified(blob.FileId);
+            return "missing";
+        }
+        try
+        {
+            await using var stream = new FileStream(PathOf(blob.FileId), new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite | FileShare.Delete, Options = FileOptions.Asynchronous | FileOptions.SequentialScan });
+            if (stream.Length == blob.Size && (await SHA256.HashDataAsync(stream, cancel)).AsSpan().SequenceEqual(blob.Sha256))
+            {
+                MarkVerified(blob);
+                return "held";
+            }
+        }
+        catch (FileNotFoundException)
+        {
+            ForgetVerified(blob.FileId);
+            return "missing";
+        }
+        ForgetVerified(blob.FileId);
+        return "corrupt";
     }
 
     /// <summary>Forgets a verification: the file was found wrong, replaced or deleted.</summary>

@@ -51,6 +51,8 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
             NodeId = ResolveNodeId(tx, settings.NodeId);
             IncarnationId = ResolveIncarnation(tx);
             Clock = new HybridLogicalClock(ReadUInt64(tx, ClockKey), wallClockMs);
+            OwnWritesMayBeLostAfter = Clock.Last;
+            OwnWritesMayBeLostBefore = Clock.Next();
             _lastSequence = (long)ReadUInt64(tx, LastSequenceKey);
             tx.Commit();
             CollectOrphanBlobs();
@@ -72,6 +74,15 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
     /// </summary>
     public string IncarnationId { get; }
     public HybridLogicalClock Clock { get; }
+
+    /// <summary>
+    /// The clock this store restored at open (every version it issued before is at or below it) and one read just after:
+    /// a write of this node's own with a version between the two was made by an incarnation of this node whose data
+    /// this store does not have (it was restored from an empty or older data-dir), so peers send such writes back.
+    /// </summary>
+    public ulong OwnWritesMayBeLostAfter { get; }
+
+    public ulong OwnWritesMayBeLostBefore { get; }
     public BlobStore Blobs { get; }
     public long LastSequence => Interlocked.Read(ref _lastSequence);
 

@@ -1,0 +1,197 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text.Json;
+using ClusterNode.Tests.Replication;
+using ClusterNode.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ClusterNode.Tests.EndToEnd;
+
+/// <summary>
+/// Real node processes whose blob files rot or vanish after the write, and a node restored under its node id: no
+/// wrong bytes served as good, damage repaired from a peer, a blob no member holds reported lost (410) without
+/// holding any cursor, and a restored node getting back everything it wrote.
+/// </summary>
+public sealed class BytesAtRestSpec : IAsyncLifetime
+{
+    private const int BlobBytes = 30 * 1024;
+    private readonly ITestOutputHelper _output;
+    private readonly string _root = TestData.TempDirectory("bytes-at-rest");
+    private readonly List<NodeProcess> _nodes = new();
+    private readonly HttpClient _client = new() { Timeout = TimeSpan.FromSeconds(30) };
+
+    public BytesAtRestSpec(ITestOutputHelper output) => _output = output;
+
+    [Fact]
+    public async Task Blob_files_deleted_or_rotten_on_a_follower_and_on_the_origin_are_repaired_from_a_peer()
+    {
+        var seedPort = Loopback.FreePort();
+        var n1 = Start("n1", "hocon/local/node1.conf", seedPort, seedPort);
+        var n2 = Start("n2", "hocon/local/node2.conf", Loopback.FreePort(), seedPort);
+        var n3 = Start("n3", "hocon/local/node3.conf", Loopback.FreePort(), seedPort);
+        foreach (var node in new[] { n1, n2, n3 }) await _client.Healthy(node);
+        for (var i = 0; i < 10; i++) await Write(n1, i);
+        await Converged(n1, n2, n3);
+
+        // A follower loses a file; the origin's file of another blob rots in place (same size, other bytes).
+        File.Delete(BlobFile(n2, 0));
+        var rotten = BlobFile(n1, 1);
+        var otherBytes = TestData.Blob(999, BlobBytes);
+        await File.WriteAllBytesAsync(rotten, otherBytes);
+
+        // The deep verify notices both (and reports them, so repair starts) ...
+        var before = await NodeCli.RunAsync([.. NodeCli.Verify([n1, n2, n3]), "--deep"]);
+        _output.WriteLine($"verify --deep before repair: {before}");
+        Assert.Equal(1, before.ExitCode);
+
+        // ... and both are repaired from the nodes that hold right copies.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await Loopback.Eventually(async () =>
+        {
+            Assert.Equal(TestData.Blob(0, BlobBytes), await File.ReadAllBytesAsync(BlobFile(n2, 0)));
+            Assert.Equal(TestData.Blob(1, BlobBytes), await File.ReadAllBytesAsync(rotten));
+        }, TimeSpan.FromSeconds(60));
+        _output.WriteLine($"both blobs repaired {clock.Elapsed.TotalSeconds:F2} s after the deep verify reported them");
+        var after = await NodeCli.RunAsync([.. NodeCli.Verify([n1, n2, n3]), "--deep"]);
+        Assert.True(after.ExitCode == 0, after.ToString());
+        Assert.Equal(TestData.Blob(1, BlobBytes), await _client.GetByteArrayAsync(BlobUrl(n1, 1)));
+    }
+
+    [Fact]
+    public async Task A_blob_lost_at_its_origin_before_anyone_had_it_is_reported_lost_everywhere_and_holds_no_cursor()
+    {
+        var seedPort = Loopback.FreePort();
+        var n1 = Start("n1", "hocon/local/node1.conf", seedPort, seedPort);
+        await _client.Healthy(n1);
+        for (var i = 0; i < 20; i++) await Write(n1, i);
+        File.Delete(BlobFile(n1, 9));
+
+        var n2 = Start("n2", "hocon/local/node2.conf", Loopback.FreePort(), seedPort);
+        await _client.Healthy(n2);
+        var lastOfN1 = (await _client.Status(n1)).GetProperty("lastSequence").GetInt64();
+        var n1Id = await _client.NodeId(n1);
+        await Loopback.Eventually(async () =>
+        {
+            // The follower's cursor passes the lost blob: nothing waits for bytes no member has.
+            Assert.Equal(lastOfN1, NodeApi.PersistedCursorFor(await _client.Status(n2), n1Id));
+            foreach (var node in new[] { n1, n2 })
+            {
+                var response = await _client.GetAsync(BlobUrl(node, 9));
+                Assert.Equal(HttpStatusCode.Gone, response.StatusCode);
+                Assert.Contains("is lost", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString());
+                Assert.Equal(1, (await _client.Status(node)).GetProperty("blobRepair").GetProperty("lost").GetInt32());
+            }
+        }, TimeSpan.FromSeconds(90));
+        for (var i = 0; i < 20; i++)
+            if (i != 9) Assert.Equal(TestData.Blob(i, BlobBytes), await _client.GetByteArrayAsync(BlobUrl(n2, i)));
+        var verify = await NodeCli.RunAsync([.. NodeCli.Verify([n1, n2]), "--deep"]);
+        Assert.Equal(1, verify.ExitCode); // a lost blob is reported, never silently skipped
+        Assert.Contains("lost", verify.Output);
+    }
+
+    [Fact]
+    public async Task A_node_restored_under_its_node_id_from_an_empty_or_an_older_data_dir_gets_back_all_it_wrote_and_its_new_writes_reach_its_peers()
+    {
+        var seedPort = Loopback.FreePort();
+        var n2Port = Loopback.FreePort();
+        var n1 = Start("n1", "hocon/local/node1.conf", seedPort, seedPort);
+        var n2 = Start("n2", "hocon/local/node2.conf", n2Port, seedPort, "cluster-node.node-id = \"restored\"");
+        foreach (var node in new[] { n1, n2 }) await _client.Healthy(node);
+        for (var i = 0; i < 20; i++) await Write(n2, i);
+        await Converged(n1, n2);
+
+        // The disk is replaced: an empty data-dir under the same node id.
+        n2 = await Restart(n2, n2Port, seedPort, wipe: true);
+        await HasAll(n2, 0, 20);
+        for (var i = 20; i < 25; i++) await Write(n2, i);
+        await HasAll(n1, 20, 25);
+
+        // A copy taken now, then more writes, then the copy restored: the writes after it come back from n1.
+        await n2.StopAsync();
+        var backup = Path.Combine(_root, "n2-backup");
+        CopyDirectory(DataDir("n2"), backup);
+        n2 = await Restart(n2, n2Port, seedPort, wipe: false, alreadyStopped: true);
+        for (var i = 25; i < 30; i++) await Write(n2, i);
+        await HasAll(n1, 25, 30);
+        await n2.StopAsync();
+        Directory.Delete(DataDir("n2"), recursive: true);
+        CopyDirectory(backup, DataDir("n2"));
+        n2 = await Restart(n2, n2Port, seedPort, wipe: false, alreadyStopped: true);
+        await HasAll(n2, 0, 30);
+        for (var i = 30; i < 35; i++) await Write(n2, i);
+        await HasAll(n1, 30, 35);
+        var verify = await NodeCli.RunAsync([.. NodeCli.Verify([n1, n2]), "--deep"]);
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+    }
+
+    private async Task<NodeProcess> Restart(NodeProcess node, int akkaPort, int seedPort, bool wipe, bool alreadyStopped = false)
+    {
+        if (!alreadyStopped) await node.StopAsync();
+        _nodes.Remove(node);
+        if (wipe) Directory.Delete(node.Launch.DataDirectory, recursive: true);
+        var restarted = NodeProcess.Start(node.Launch with { AkkaPort = akkaPort, SeedPorts = [seedPort] }, _output);
+        _nodes.Add(restarted);
+        await _client.Healthy(restarted);
+        return restarted;
+    }
+
+    private async Task HasAll(NodeProcess node, int from, int to) =>
+        await Loopback.Eventually(async () =>
+        {
+            for (var i = from; i < to; i++)
+            {
+                var response = await _client.GetAsync(BlobUrl(node, i));
+                Assert.True(response.StatusCode == HttpStatusCode.OK, $"{node.Name} record {i}: {(int)response.StatusCode}");
+                Assert.Equal(TestData.Blob(i, BlobBytes), await response.Content.ReadAsByteArrayAsync());
+            }
+        }, TimeSpan.FromSeconds(90));
+
+    private async Task Converged(params NodeProcess[] nodes) =>
+        await Loopback.Eventually(async () => Assert.Equal(0, (await NodeCli.RunAsync(NodeCli.Verify(nodes))).ExitCode), TimeSpan.FromSeconds(90));
+
+    private async Task Write(NodeProcess node, int i)
+    {
+        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(new Uri(node.Url, $"tables/photos/records/{TestData.Id(i)}"), NodeApi.Json($$"""{"n":{{i}}}"""))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(BlobUrl(node, i), new ByteArrayContent(TestData.Blob(i, BlobBytes)))).StatusCode);
+    }
+
+    private static Uri BlobUrl(NodeProcess node, int i) => new(node.Url, $"tables/photos/records/{TestData.Id(i)}/blobs/image");
+
+    /// <summary>The file that holds record <paramref name="i"/>'s blob on <paramref name="node"/>: found by its bytes' hash.</summary>
+    private static string BlobFile(NodeProcess node, int i)
+    {
+        var sha = SHA256.HashData(TestData.Blob(i, BlobBytes));
+        return Directory.EnumerateFiles(Path.Combine(node.Launch.DataDirectory, "blobs"))
+            .Single(f => SHA256.HashData(File.ReadAllBytes(f)).AsSpan().SequenceEqual(sha));
+    }
+
+    private string DataDir(string name) => Path.Combine(_root, name);
+
+    private static void CopyDirectory(string from, string to)
+    {
+        foreach (var dir in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories)) Directory.CreateDirectory(dir.Replace(from, to));
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories)) File.Copy(file, file.Replace(from, to), overwrite: true);
+    }
+
+    private NodeProcess Start(string name, string hocon, int akkaPort, int seedPort, params string[] settings)
+    {
+        var node = NodeProcess.Start(new NodeLaunch(name, hocon, DataDir(name), akkaPort, Loopback.FreePort(), [seedPort])
+        {
+            Settings = ["cluster-node.repair.timeout = 2s", "cluster-node.repair.lost-retry-interval = 5s", .. settings],
+        }, _output);
+        _nodes.Add(node);
+        return node;
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var node in _nodes) await node.DisposeAsync();
+        _client.Dispose();
+        try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
+    }
+}

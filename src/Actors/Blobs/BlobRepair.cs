@@ -33,5 +33,6 @@ public static class BlobRepair
     /// <param name="Repairing">Blobs being fetched now.</param>
     /// <param name="Repaired">Blobs put back in place since this node started.</param>
     /// <param name="Lost">Blobs no member holds, as the store keeps them.</param>
-    public sealed record RepairStatus(int Repairing, long Repaired, int Lost);
+    /// <param name="Unanswered">Requests to members that timed out: such a member never counts as not holding a blob.</param>
+    public sealed record RepairStatus(int Repairing, long Repaired, int Lost, long Unanswered);
 }

@@ -43,6 +43,7 @@ internal sealed class BlobRepairActor : ReceiveActor, IWithTimers
     private IReadOnlyList<Address> _members = [];
     private long _nextRequestId;
     private long _repaired;
+    private long _unanswered;
 
     public BlobRepairActor(RecordStore store, ReplicationSettings settings)
     {
@@ -67,9 +68,10 @@ internal sealed class BlobRepairActor : ReceiveActor, IWithTimers
         {
             if (!_jobs.TryGetValue(timeout.FileId, out var job) || job.RequestId != timeout.RequestId) return;
             job.SomeoneSilent = true;
+            _unanswered++;
             AskNext(job);
         });
-        Receive<GetStatus>(_ => Sender.Tell(new RepairStatus(_jobs.Count, _repaired, _store.LostBlobs().Count)));
+        Receive<GetStatus>(_ => Sender.Tell(new RepairStatus(_jobs.Count, _repaired, _store.LostBlobs().Count, _unanswered)));
     }
 
     public ITimerScheduler Timers { get; set; } = null!;

@@ -177,7 +177,7 @@ public static class HttpApi
                     lastProblem = p.LastProblem,
                     clockOffsetMs = status.ClockOffsetsMs?.GetValueOrDefault(p.Peer),
                 }),
-                blobRepair = status.Repair is { } repair ? new { repairing = repair.Repairing, repaired = repair.Repaired, lost = repair.Lost } : null,
+                blobRepair = status.Repair is { } repair ? new { repairing = repair.Repairing, repaired = repair.Repaired, lost = repair.Lost, unanswered = repair.Unanswered } : null,
             });
         });
 

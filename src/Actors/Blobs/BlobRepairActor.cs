@@ -94,6 +94,7 @@ internal sealed class BlobRepairActor : ReceiveActor, IWithTimers
         {
             // Put back meanwhile (a re-streamed record, another repair): nothing to fetch.
             _store.Blobs.MarkVerified(blob);
+            _store.ClearDamaged(blob.FileId);
             if (lost) _store.ClearBlobLost(blob.FileId);
             return;
         }
@@ -120,6 +121,7 @@ internal sealed class BlobRepairActor : ReceiveActor, IWithTimers
         }
         _jobs.Remove(job.Damage.Blob.FileId);
         var blob = job.Damage.Blob;
+        if (!StillNamed(job.Damage)) _store.ClearDamaged(blob.FileId);
         if (job.SomeoneSilent || _members.Count == 0 || !StillNamed(job.Damage))
         {
             // Not every member answered: the bytes may still be out there. Ask again later.
@@ -176,6 +178,7 @@ internal sealed class BlobRepairActor : ReceiveActor, IWithTimers
         Timers.Cancel(("piece", blob.FileId));
         _jobs.Remove(blob.FileId);
         _store.Blobs.MarkVerified(blob);
+        _store.ClearDamaged(blob.FileId);
         if (job.WasLost) _store.ClearBlobLost(blob.FileId);
         _repaired++;
         _log.Info("blob {0} of {1}/{2} repaired from {3}{4}", blob.FileId, job.Damage.Table, job.Damage.Id, job.Asking, job.WasLost ? " (it was lost)" : "");

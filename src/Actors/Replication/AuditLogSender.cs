@@ -10,8 +10,8 @@ namespace ClusterNode.Actors.Replication;
 /// </summary>
 public static class AuditLogSender
 {
-    public static Props Props(Subscribe subscription, IReplicationSource source, ReplicationSettings settings) =>
-        Akka.Actor.Props.Create(() => new AuditLogSenderActor(subscription, source, settings)).WithDispatcher(settings.IoDispatcher);
+    public static Props Props(Subscribe subscription, RecordStore store, ReplicationSettings settings) =>
+        Akka.Actor.Props.Create(() => new AuditLogSenderActor(subscription, store, settings)).WithDispatcher(settings.IoDispatcher);
 
     public interface ICommand;
 

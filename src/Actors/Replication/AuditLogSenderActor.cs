@@ -21,15 +21,17 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
 
     private readonly Subscribe _subscription;
     private readonly IReplicationSource _source;
+    private readonly RecordStore _store;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Queue<OutgoingBlob> _blobs = new();
     private OutgoingStream _stream;
 
-    public AuditLogSenderActor(Subscribe subscription, IReplicationSource source, ReplicationSettings settings)
+    public AuditLogSenderActor(Subscribe subscription, RecordStore store, ReplicationSettings settings)
     {
         _subscription = subscription;
-        _source = source;
-        _stream = OutgoingStream.Begin(subscription, StreamLimits.Of(settings), source.FirstRetainedSequence, source.LastSequence);
+        _source = store;
+        _store = store;
+        _stream = OutgoingStream.Begin(subscription, StreamLimits.Of(settings), store.FirstRetainedSequence, store.LastSequence);
         HeartbeatInterval = settings.HeartbeatInterval;
 
         Receive<Credit>(credit =>
@@ -78,7 +80,11 @@ internal sealed class AuditLogSenderActor : ReceiveActor, IWithTimers
             {
                 if (!_stream.HasRoomFor(blob.NextChunkCost(_stream.Limits.ChunkBytes))) return;
                 var chunk = blob.ReadChunk(_stream.Epoch, _stream.Limits.ChunkBytes);
-                if (blob.Done) _blobs.Dequeue().Dispose();
+                if (blob.Done)
+                {
+                    _blobs.Dequeue().Dispose();
+                    if (!blob.SentRightBytes) _store.ReportDamagedBlob(blob.Record.Table, blob.Record.Id, blob.Blob, "its bytes here do not hash right (found while streaming it)");
+                }
                 Send(chunk, chunk.CostBytes);
                 continue;
             }

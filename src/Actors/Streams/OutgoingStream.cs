@@ -270,7 +270,7 @@ public sealed record OutgoingStream
             var unavailable = new List<string>();
             foreach (var blob in record.Blobs)
             {
-                if (source.TryOpenBlob(blob) is { } stream) opened.Add(new OutgoingBlob(position, blob.FileId, blob.Size, stream));
+                if (source.TryOpenBlob(blob) is { } stream) opened.Add(new OutgoingBlob(position, record, blob, stream));
                 else unavailable.Add(blob.FileId);
             }
             if (unavailable.Count == 0) return (opened, unavailable);
@@ -296,28 +296,43 @@ public sealed record StreamLimits(int ChunkBytes, int FrameTargetBytes, int MaxF
 public sealed record OutgoingCopy(long CopyStart, byte[] StartAfterKey, byte[] AfterKey, long Position);
 
 /// <summary>A blob to send as chunks after its frame, open from the moment its record was read.</summary>
-public sealed class OutgoingBlob(long position, string fileId, long size, Stream content) : IDisposable
+public sealed class OutgoingBlob(long position, StoredRecord record, BlobRef blob, Stream content) : IDisposable
 {
+    // The bytes are hashed as they go: a file that rotted here is noticed by the stream that sends it (the follower
+    // refuses it too), so this node's repair can start at once rather than at the next scrub.
+    private readonly System.Security.Cryptography.IncrementalHash _hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+
     public long Position { get; } = position;
-    public string FileId { get; } = fileId;
-    public long Size { get; } = size;
+    public StoredRecord Record { get; } = record;
+    public BlobRef Blob { get; } = blob;
+    public string FileId => Blob.FileId;
+    public long Size => Blob.Size;
     public long Offset { get; private set; }
     public bool Done => Offset == Size;
+
+    /// <summary>Once <see cref="Done"/>: the bytes sent hash to what the record says.</summary>
+    public bool SentRightBytes { get; private set; }
 
     /// <summary>The next chunk, of at most <paramref name="chunkBytes"/>.</summary>
     public BlobChunk ReadChunk(long epoch, int chunkBytes)
     {
         var bytes = new byte[(int)Math.Min(chunkBytes, Size - Offset)];
         content.ReadExactly(bytes);
+        _hash.AppendData(bytes);
         var chunk = new BlobChunk(epoch, Position, FileId, Offset, bytes);
         Offset += bytes.Length;
+        if (Done) SentRightBytes = _hash.GetHashAndReset().AsSpan().SequenceEqual(Blob.Sha256);
         return chunk;
     }
 
     /// <summary>What the next chunk will cost in the window.</summary>
     public long NextChunkCost(int chunkBytes) => Math.Min(chunkBytes, Size - Offset) + FlowControl.HeaderAllowanceBytes;
 
-    public void Dispose() => content.Dispose();
+    public void Dispose()
+    {
+        content.Dispose();
+        _hash.Dispose();
+    }
 }
 
 public abstract record NextFrame

@@ -13,8 +13,21 @@ public sealed partial class RecordStore
     /// </summary>
     public event Action<BlobDamage>? BlobDamaged;
 
-    public void ReportDamagedBlob(string table, string id, BlobRef blob, string problem) =>
+    public void ReportDamagedBlob(string table, string id, BlobRef blob, string problem)
+    {
+        _damaged[blob.FileId] = 0;
+        Blobs.ForgetVerified(blob.FileId);
         BlobDamaged?.Invoke(new BlobDamage(table, id, blob, problem));
+    }
+
+    // Files reported damaged and not yet repaired: never streamed to a follower (sent as unavailable instead, so the
+    // follower fetches the bytes elsewhere rather than refusing the same wrong bytes again and again).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _damaged = new();
+
+    public bool IsDamaged(string fileId) => _damaged.ContainsKey(fileId);
+
+    /// <summary>The file was found right again or repaired: it may be streamed.</summary>
+    public void ClearDamaged(string fileId) => _damaged.TryRemove(fileId, out _);
 
     /// <summary>Every member was asked and none holds the bytes: kept in LMDB, so a restart still answers 410 Gone.</summary>
     public void MarkBlobLost(string table, string id, BlobRef blob, string reason, long atMs)

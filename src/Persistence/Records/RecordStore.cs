@@ -334,6 +334,7 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
 
     public Stream? TryOpenBlob(BlobRef blob)
     {
+        if (IsDamaged(blob.FileId)) return null;
         var file = Blobs.TryOpenRead(blob.FileId);
         if (file is null || file.Length == blob.Size) return file;
         file.Dispose();

@@ -69,6 +69,30 @@ public sealed class BlobRepairSpec : Akka.TestKit.Xunit2.TestKit, IAsyncLifetime
         Assert.Equal(0, (await a.StatusAsync()).Repair!.Lost);
     }
 
+    [Fact]
+    public async Task A_file_that_rotted_at_its_origin_is_noticed_by_the_stream_that_sends_it_and_repaired_from_another_member()
+    {
+        var a = _nodes.Start("a", FastRepair);
+        var c = _nodes.Start("c", FastRepair);
+        c.ConnectTo(a);
+        a.ConnectTo(c);
+        var bytes = TestData.Blob(3, 200_000);
+        a.WriteRecordWithBlob(Table, "r", "{}", Field, bytes);
+        await AwaitAssertAsync(() => Assert.Equal(bytes, c.ReadBlob(Table, "r", Field)), TimeSpan.FromSeconds(30));
+        var blob = a.Store.Get(Table, "r")!.Blob(Field)!;
+        await File.WriteAllBytesAsync(a.Store.Blobs.PathOf(blob.FileId), TestData.Blob(4, 200_000)); // same size, other bytes
+
+        // A new follower streams from a alone: a sends the rotten bytes once, notices, and repairs its file from c; b
+        // refuses those bytes (their sha256 is wrong) and ends with the right ones.
+        var b = _nodes.Start("b", FastRepair);
+        b.ConnectTo(a);
+        await AwaitAssertAsync(() =>
+        {
+            Assert.Equal(bytes, a.ReadBlob(Table, "r", Field));
+            Assert.Equal(bytes, b.ReadBlob(Table, "r", Field));
+        }, TimeSpan.FromSeconds(30));
+    }
+
     public Task InitializeAsync() => Task.CompletedTask;
 
     async Task IAsyncLifetime.DisposeAsync() => await _nodes.DisposeAsync();

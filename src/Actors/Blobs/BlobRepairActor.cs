@@ -129,6 +129,13 @@ internal sealed class BlobRepairActor : ReceiveActor, IWithTimers
             return;
         }
         if (job.WasLost) return;
+        if (_store.Blobs.Verify(blob))
+        {
+            // Its bytes came meanwhile by a stream (the blob was only late): nothing is lost.
+            _store.Blobs.MarkVerified(blob);
+            _store.ClearDamaged(blob.FileId);
+            return;
+        }
         _store.MarkBlobLost(job.Damage.Table, job.Damage.Id, blob, $"none of the {job.NotHeld} member(s) asked holds it ({job.Damage.Problem})", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         _log.Error("blob {0} of {1}/{2} (field {3}, {4} bytes, sha256 {5}) is LOST: no member holds it; reads answer 410 Gone and no cursor waits for it",
             blob.FileId, job.Damage.Table, job.Damage.Id, blob.Field, blob.Size, blob.Sha256Hex);

@@ -14,5 +14,6 @@ public static class BlobServer
     public const string Name = "blob-server";
 
     public static Props Props(RecordStore store, ReplicationSettings settings) =>
-        Akka.Actor.Props.Create(() => new BlobServerActor(store, settings.ChunkSizeBytes)).WithDispatcher(settings.IoDispatcher);
+        // Pieces as large as a remote message allows: repair asks for one piece at a time, so fewer round trips.
+        Akka.Actor.Props.Create(() => new BlobServerActor(store, settings.MaxFramePayloadBytes)).WithDispatcher(settings.IoDispatcher);
 }

@@ -536,6 +536,43 @@ public sealed class RecordStoreSpec(ITestOutputHelper output) : IDisposable
         Assert.Equal(audit, store.ReadAudit(store.FirstRetainedSequence, 1000));
     }
 
+    /// <summary>
+    /// Issue 8: a replicated frame appends hundreds of entries in one commit; the log must not outgrow the retention
+    /// under that load, and a log already over it (the retention lowered at a restart) comes back to it.
+    /// </summary>
+    [Fact]
+    public void Retention_holds_under_replicated_frames_of_hundreds_of_entries_and_a_log_over_it_converges()
+    {
+        const int retention = 100;
+        const int frameRecords = 512;
+        var settings = NewSettings(auditRetention: retention);
+        using (var store = OpenStore(settings))
+        {
+            for (var frame = 0; frame < 20; frame++)
+            {
+                store.ApplyReplicated(Enumerable.Range(0, frameRecords).Select(i => Rec($"f{frame}-{i}", V(BaseMs + frame))).ToArray());
+                var kept = store.LastSequence - store.FirstRetainedSequence + 1;
+                Assert.True(kept <= retention, $"after frame {frame}: {kept} audit entries kept, over the retention of {retention}");
+            }
+            Assert.Equal(20L * frameRecords, store.LastSequence);
+            Assert.Equal(retention, store.ReadAudit(1, 100_000).Count);
+        }
+
+        // Reopened with a retention far below what the log holds: every commit trims a bounded step more than it adds.
+        using (var store = OpenStore(settings with { AuditRetentionEntries = 10 }))
+        {
+            var commits = 0;
+            while (store.LastSequence - store.FirstRetainedSequence + 1 > 10)
+            {
+                Assert.True(++commits <= retention, $"the log still holds {store.LastSequence - store.FirstRetainedSequence + 1} entries after {commits} commits");
+                store.ApplyReplicated(Enumerable.Range(0, 8).Select(i => Rec($"late{commits}-{i}", V(BaseMs + 100))).ToArray());
+            }
+            output.WriteLine($"the log converged on the lowered retention in {commits} commits");
+            store.ApplyReplicated([Rec("after", V(BaseMs + 100))]);
+            Assert.Equal(10, store.LastSequence - store.FirstRetainedSequence + 1);
+        }
+    }
+
     [Fact]
     public void LastSequence_and_the_audit_survive_a_reopen()
     {

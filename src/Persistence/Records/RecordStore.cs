@@ -370,22 +370,31 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
     {
         Put(tx, _meta, LastSequenceKey, UInt64Bytes((ulong)lastSequence));
         Put(tx, _meta, ClockKey, UInt64Bytes(Clock.Last));
-        TrimAudit(tx, lastSequence);
+        TrimAudit(tx, lastSequence, appended: lastSequence - LastSequence);
         ThrowOnError(tx.Commit(), "commit");
         Interlocked.Exchange(ref _lastSequence, lastSequence);
     }
 
-    /// <summary>Drops the oldest entries beyond the retention, a bounded number per commit so no commit grows large.</summary>
-    private void TrimAudit(LightningTransaction tx, long lastSequence)
+    /// <summary>
+    /// Entries a commit may trim beyond as many as it appended: the log converges on the retention (after a frame of
+    /// hundreds of entries, or a retention lowered at a restart) a bounded step per commit, so no commit grows large.
+    /// </summary>
+    private const int AuditTrimCatchUp = 64;
+
+    /// <summary>
+    /// Drops the oldest entries beyond the retention: at least as many as this commit <paramref name="appended"/>,
+    /// so the log never outgrows the retention under replicated frames, and at most <see cref="AuditTrimCatchUp"/> more.
+    /// </summary>
+    private void TrimAudit(LightningTransaction tx, long lastSequence, long appended)
     {
         var keepFrom = lastSequence - _auditRetention + 1;
         if (keepFrom <= 1) return;
         using var cursor = tx.CreateCursor(_audit);
-        for (var removed = 0; removed < 64; removed++)
+        for (long removed = 0; removed < appended + AuditTrimCatchUp; removed++)
         {
             var (code, key, _) = cursor.First();
             if (code != MDBResultCode.Success || RecordCodec.ParseSequenceKey(key.AsSpan()) >= keepFrom) return;
-            cursor.Delete();
+            ThrowOnError(cursor.Delete(), "trim of the audit log");
         }
     }
 

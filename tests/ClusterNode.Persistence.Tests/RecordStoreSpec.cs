@@ -719,13 +719,30 @@ public sealed class RecordStoreSpec(ITestOutputHelper output) : IDisposable
         var fits = Rec("fits", V(BaseMs));
         var tooBig = new StoredRecord("t", "too-big", V(BaseMs), false, new byte[2 << 20], []);
 
-        var error = Assert.Throws<InvalidOperationException>(() => store.ApplyReplicated([fits, tooBig]));
-        Assert.Contains("map-size", error.Message);
+        var error = Assert.Throws<StoreFullException>(() => store.ApplyReplicated([fits, tooBig]));
+        Assert.Contains("cluster-node.lmdb.map-size", error.Message);
 
         Assert.Null(store.Get("t", "fits"));
         Assert.Equal(0, store.LastSequence);
         Assert.Equal(1, store.PutData("t", "next", Json("{}")).Sequence);
         Assert.Equal([1L], store.ReadAudit(1, 10).Select(e => e.Sequence));
+    }
+
+    [Fact]
+    public void A_write_refused_for_lack_of_disk_space_is_told_apart_from_other_io_errors()
+    {
+        // /dev/full refuses every write with ENOSPC, as a full disk does; the HTTP API answers 507 for it.
+        if (File.Exists("/dev/full"))
+        {
+            var full = Assert.ThrowsAny<IOException>(() =>
+            {
+                using var stream = new FileStream("/dev/full", FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
+                stream.Write(new byte[4096]);
+            });
+            Assert.True(StoreFullException.IsOutOfDiskSpace(full), $"not seen as a full disk: {full.GetType().Name} {full.HResult}: {full.Message}");
+        }
+        Assert.False(StoreFullException.IsOutOfDiskSpace(new IOException("some other failure")));
+        Assert.False(StoreFullException.IsOutOfDiskSpace(new FileNotFoundException("gone")));
     }
 
     [Fact]

@@ -65,23 +65,32 @@ public static class HttpApi
             // Refused before the body is read where the record as it stands already tells (a field too many), so a
             // client is not made to upload a large blob only to have it refused.
             if (store.PutBlobProblem(table, id, field, request.ContentLength ?? 0) is { } early) return Refused(early);
-            using var writer = store.Blobs.BeginWrite();
-            var buffer = new byte[81920];
-            int read;
-            while ((read = await request.Body.ReadAsync(buffer)) > 0)
+            BlobRef blob;
+            try
             {
-                if (writer.Length + read > maxBlobBytes) return Error(413, $"blob is over cluster-node.blob.max-size ({maxBlobBytes} bytes)");
-                writer.Append(buffer.AsSpan(0, read));
+                using var writer = store.Blobs.BeginWrite(); // disposed unplaced, its temp file goes
+                var buffer = new byte[81920];
+                int read;
+                while ((read = await request.Body.ReadAsync(buffer)) > 0)
+                {
+                    if (writer.Length + read > maxBlobBytes) return Error(413, $"blob is over cluster-node.blob.max-size ({maxBlobBytes} bytes)");
+                    writer.Append(buffer.AsSpan(0, read));
+                }
+                blob = writer.Commit(field, BlobStore.NewFileId());
+                store.Blobs.SyncDirectory();
             }
-            var blob = writer.Commit(field, BlobStore.NewFileId());
-            store.Blobs.SyncDirectory();
+            catch (IOException e) when (StoreFullException.IsOutOfDiskSpace(e))
+            {
+                return InsufficientStorage($"no space left for blob {field} of {table}/{id} on the disk of the blob files " +
+                    "(under cluster-node.data-dir); nothing was stored");
+            }
             return Write(() =>
             {
                 try
                 {
                     return store.PutBlob(table, id, blob);
                 }
-                catch (Exception e) when (e is RecordLimitExceededException or BlobBytesPendingException)
+                catch (Exception e) when (e is RecordLimitExceededException or BlobBytesPendingException or StoreFullException)
                 {
                     // Refused before anything was written: the new file is nobody's, so it goes now rather than at
                     // the next start's orphan collection.
@@ -245,6 +254,10 @@ public static class HttpApi
         {
             return Refused(refused.Violation);
         }
+        catch (StoreFullException full)
+        {
+            return InsufficientStorage(full.Message);
+        }
     }
 
     /// <summary>A record over a limit: 413 for a size, 422 for one blob field too many, 400 for a bad name.</summary>
@@ -278,6 +291,9 @@ public static class HttpApi
     };
 
     private static IResult Error(int status, string message) => Results.Json(new { error = message }, statusCode: status);
+
+    /// <summary>507 Insufficient Storage: no room for the write until an operator makes some; retrying alone cannot help.</summary>
+    private static IResult InsufficientStorage(string message) => Error(StatusCodes.Status507InsufficientStorage, message);
 
     /// <summary>503 with Retry-After: this node has the record, but not yet the bytes of one of its blobs.</summary>
     private static IResult RetryLater(string message) => new RetryLaterResult(Error(503, message));

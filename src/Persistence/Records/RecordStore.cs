@@ -26,6 +26,7 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
     private readonly LightningDatabase _meta;
     private readonly LightningDatabase _lostBlobs;
     private readonly long _auditRetention;
+    private readonly long _mapSizeBytes;
     private readonly long _maxClockOffsetMs;
     private volatile string? _writeRefusal;
     private readonly object _writeGate = new();
@@ -36,6 +37,7 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
     private RecordStore(RecordStoreSettings settings, Func<long>? wallClockMs)
     {
         _auditRetention = settings.AuditRetentionEntries;
+        _mapSizeBytes = settings.MapSizeBytes;
         _maxClockOffsetMs = settings.MaxClockOffsetMs;
         _limits = settings.Limits ?? RecordLimits.Format;
         Blobs = new BlobStore(Path.Combine(settings.DataDirectory, "blobs"));
@@ -468,15 +470,20 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
         return bytes;
     }
 
-    private static void Put(LightningTransaction tx, LightningDatabase db, byte[] key, byte[] value) =>
+    private void Put(LightningTransaction tx, LightningDatabase db, byte[] key, byte[] value) =>
         ThrowOnError(tx.Put(db, key, value), "put");
 
-    /// <summary>The one place LMDB write errors become exceptions, MapFull with what to do about it.</summary>
-    private static void ThrowOnError(MDBResultCode code, string operation)
+    /// <summary>
+    /// The one place LMDB write errors become exceptions: a full map or disk as <see cref="StoreFullException"/>, with
+    /// what to do about it. The transaction is then aborted (LMDB ends a failed commit; disposal ends one that failed a
+    /// put), so nothing of it is stored.
+    /// </summary>
+    private void ThrowOnError(MDBResultCode code, string operation)
     {
         if (code == MDBResultCode.Success) return;
-        if (code == MDBResultCode.MapFull)
-            throw new InvalidOperationException("the record store is full (LMDB map size reached); raise cluster-node.lmdb.map-size");
+        if (code == MDBResultCode.MapFull) throw StoreFullException.MapFull(_mapSizeBytes);
+        // LMDB passes the system's error through as the result code when a write to its file fails.
+        if (StoreFullException.IsOutOfDiskSpaceCode((int)code)) throw StoreFullException.DiskFull();
         throw new IOException($"LMDB {operation} failed: {code}");
     }
 

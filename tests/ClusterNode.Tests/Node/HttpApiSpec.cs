@@ -191,6 +191,70 @@ public sealed class HttpApiSpec : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(node, "/tables/people/records/carol/blobs/other"))).StatusCode);
     }
 
+    /// <summary>
+    /// Issue 8: a node whose LMDB map is full answers every write it cannot take with 507 and a JSON error naming
+    /// cluster-node.lmdb.map-size, whether the write is a record or a blob, and stores nothing of it.
+    /// </summary>
+    [Fact]
+    public async Task A_full_store_answers_507_naming_the_map_size_and_stores_nothing_of_the_write()
+    {
+        var node = await Start("solo", Loopback.FreePort(), seed: null, "cluster-node.lmdb.map-size = 1 MiB");
+        var store = node.Host.Runtime.Store;
+        var data = Json($$"""{"x":"{{new string('a', 8000)}}"}""");
+
+        // Records until the map is full; 1 MiB holds far fewer than this many of 8 KB.
+        var (refused, id) = await WriteUntilRefused(200, i => _client.PutAsync(Url(node, $"/tables/people/records/r{i}"), data), i => $"r{i}");
+        AssertFull(refused);
+        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(node, $"/tables/people/records/{id}"))).StatusCode);
+
+        // Blobs on new records until even those do not fit: the blob's file must not stay behind either.
+        var blobBytes = TestData.Blob(1, 2000);
+        var files = 0;
+        (refused, id) = await WriteUntilRefused(5000, async i =>
+        {
+            files = store.Blobs.FileIds().Count();
+            return await _client.PutAsync(Url(node, $"/tables/people/records/b{i}/blobs/photo"), new ByteArrayContent(blobBytes));
+        }, i => $"b{i}");
+        AssertFull(refused);
+        Assert.Equal(files, store.Blobs.FileIds().Count());
+        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(node, $"/tables/people/records/{id}"))).StatusCode);
+
+        // Writes that fit no more, tried once each: refused whole, the store exactly as it was.
+        var before = (store.LastSequence, await _client.GetStringAsync(Url(node, "/tables/people/digest")), store.Blobs.FileIds().Count());
+        AssertFull(await Answer(await _client.PutAsync(Url(node, "/tables/people/records/late"), data)));
+        AssertFull(await Answer(await _client.PutAsync(Url(node, "/tables/people/records/late/blobs/photo"), new ByteArrayContent(blobBytes))));
+        Assert.Equal(before, (store.LastSequence, await _client.GetStringAsync(Url(node, "/tables/people/digest")), store.Blobs.FileIds().Count()));
+        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(node, "/tables/people/records/late"))).StatusCode);
+
+        async Task<((int Status, string? Error) Answer, string Id)> WriteUntilRefused(int most, Func<int, Task<HttpResponseMessage>> write, Func<int, string> idOf)
+        {
+            for (var i = 0; i < most; i++)
+            {
+                var lastBefore = store.LastSequence;
+                var response = await write(i);
+                if (response.StatusCode == HttpStatusCode.OK) continue;
+                _output.WriteLine($"write {i} refused");
+                Assert.Equal(lastBefore, store.LastSequence);
+                return (await Answer(response), idOf(i));
+            }
+            throw new Xunit.Sdk.XunitException($"{most} writes all taken by a 1 MiB store");
+        }
+
+        static async Task<(int Status, string? Error)> Answer(HttpResponseMessage response)
+        {
+            var text = await response.Content.ReadAsStringAsync();
+            try { return ((int)response.StatusCode, JsonDocument.Parse(text).RootElement.GetProperty("error").GetString()); }
+            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException) { return ((int)response.StatusCode, $"no JSON error: '{text}'"); }
+        }
+
+        void AssertFull((int Status, string? Error) answer)
+        {
+            _output.WriteLine($"{answer.Status}: {answer.Error}");
+            Assert.Equal(507, answer.Status);
+            Assert.Contains("cluster-node.lmdb.map-size", answer.Error);
+        }
+    }
+
     private async Task<(NodeHost Host, HttpServer Http)> Start(string name, int port, string? seed, string extra = "")
     {
         var dir = Path.Combine(_root, name).Replace("\\", "/");

@@ -1,4 +1,7 @@
+using System.Buffers;
+using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using Akka.Actor;
 using Akka.Cluster;
 using ClusterNode.Actors;
@@ -32,15 +35,7 @@ public static class HttpApi
             var maxDataBytes = store.Limits.MaxDataBytes;
             var body = await ReadLimited(request.Body, maxDataBytes);
             if (body is null) return Error(413, $"record body is over cluster-node.record.max-size ({maxDataBytes} bytes)");
-            try
-            {
-                using var json = JsonDocument.Parse(body);
-                if (json.RootElement.ValueKind != JsonValueKind.Object) return Error(400, $"record body must be a JSON object, not {json.RootElement.ValueKind}");
-            }
-            catch (JsonException e)
-            {
-                return Error(400, $"record body is not valid JSON: {e.Message}");
-            }
+            if (RecordBodyProblem(body) is { } problem) return Error(400, problem);
             return Write(() => store.PutData(table, id, body), write => Results.Json(RecordJson(write.Record)));
         });
 
@@ -258,6 +253,49 @@ public static class HttpApi
         {
             return InsufficientStorage(full.Message);
         }
+    }
+
+    /// <summary>
+    /// Why a record body cannot be stored as it is, or null: it must be UTF-8 throughout (JSON's own parser lets invalid
+    /// bytes through, and they would be read back as U+FFFD), valid JSON, an object, and every escaped string valid
+    /// Unicode (a lone surrogate such as \ud800 parses but cannot be written out again, so the record would be unreadable).
+    /// </summary>
+    private static string? RecordBodyProblem(byte[] body)
+    {
+        if (InvalidUtf8At(body) is { } offset)
+            return $"record body is not valid UTF-8: the byte sequence at offset {offset} (starting 0x{body[offset]:X2}) is not UTF-8";
+        try
+        {
+            using var json = JsonDocument.Parse(body);
+            if (json.RootElement.ValueKind != JsonValueKind.Object) return $"record body must be a JSON object, not {json.RootElement.ValueKind}";
+        }
+        catch (JsonException e)
+        {
+            return $"record body is not valid JSON: {e.Message}";
+        }
+        var reader = new Utf8JsonReader(body);
+        while (reader.Read())
+        {
+            if (reader.TokenType is not (JsonTokenType.String or JsonTokenType.PropertyName) || !reader.ValueIsEscaped) continue;
+            try
+            {
+                reader.GetString();
+            }
+            catch (InvalidOperationException e)
+            {
+                return $"record body has a string at offset {reader.TokenStartIndex} whose escapes are not valid Unicode: {e.Message}";
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The offset of the first byte that is not part of a valid UTF-8 sequence, or null when all are.</summary>
+    private static int? InvalidUtf8At(ReadOnlySpan<byte> bytes)
+    {
+        if (Utf8.IsValid(bytes)) return null;
+        var offset = 0;
+        while (Rune.DecodeFromUtf8(bytes[offset..], out _, out var consumed) == OperationStatus.Done) offset += consumed;
+        return offset;
     }
 
     /// <summary>A record over a limit: 413 for a size, 422 for one blob field too many, 400 for a bad name.</summary>

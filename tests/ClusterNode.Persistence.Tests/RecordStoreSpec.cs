@@ -536,6 +536,43 @@ public sealed class RecordStoreSpec(ITestOutputHelper output) : IDisposable
         Assert.Equal(audit, store.ReadAudit(store.FirstRetainedSequence, 1000));
     }
 
+    /// <summary>
+    /// Issue 8: a replicated frame appends hundreds of entries in one commit; the log must not outgrow the retention
+    /// under that load, and a log already over it (the retention lowered at a restart) comes back to it.
+    /// </summary>
+    [Fact]
+    public void Retention_holds_under_replicated_frames_of_hundreds_of_entries_and_a_log_over_it_converges()
+    {
+        const int retention = 100;
+        const int frameRecords = 512;
+        var settings = NewSettings(auditRetention: retention);
+        using (var store = OpenStore(settings))
+        {
+            for (var frame = 0; frame < 20; frame++)
+            {
+                store.ApplyReplicated(Enumerable.Range(0, frameRecords).Select(i => Rec($"f{frame}-{i}", V(BaseMs + frame))).ToArray());
+                var kept = store.LastSequence - store.FirstRetainedSequence + 1;
+                Assert.True(kept <= retention, $"after frame {frame}: {kept} audit entries kept, over the retention of {retention}");
+            }
+            Assert.Equal(20L * frameRecords, store.LastSequence);
+            Assert.Equal(retention, store.ReadAudit(1, 100_000).Count);
+        }
+
+        // Reopened with a retention far below what the log holds: every commit trims a bounded step more than it adds.
+        using (var store = OpenStore(settings with { AuditRetentionEntries = 10 }))
+        {
+            var commits = 0;
+            while (store.LastSequence - store.FirstRetainedSequence + 1 > 10)
+            {
+                Assert.True(++commits <= retention, $"the log still holds {store.LastSequence - store.FirstRetainedSequence + 1} entries after {commits} commits");
+                store.ApplyReplicated(Enumerable.Range(0, 8).Select(i => Rec($"late{commits}-{i}", V(BaseMs + 100))).ToArray());
+            }
+            output.WriteLine($"the log converged on the lowered retention in {commits} commits");
+            store.ApplyReplicated([Rec("after", V(BaseMs + 100))]);
+            Assert.Equal(10, store.LastSequence - store.FirstRetainedSequence + 1);
+        }
+    }
+
     [Fact]
     public void LastSequence_and_the_audit_survive_a_reopen()
     {
@@ -682,13 +719,30 @@ public sealed class RecordStoreSpec(ITestOutputHelper output) : IDisposable
         var fits = Rec("fits", V(BaseMs));
         var tooBig = new StoredRecord("t", "too-big", V(BaseMs), false, new byte[2 << 20], []);
 
-        var error = Assert.Throws<InvalidOperationException>(() => store.ApplyReplicated([fits, tooBig]));
-        Assert.Contains("map-size", error.Message);
+        var error = Assert.Throws<StoreFullException>(() => store.ApplyReplicated([fits, tooBig]));
+        Assert.Contains("cluster-node.lmdb.map-size", error.Message);
 
         Assert.Null(store.Get("t", "fits"));
         Assert.Equal(0, store.LastSequence);
         Assert.Equal(1, store.PutData("t", "next", Json("{}")).Sequence);
         Assert.Equal([1L], store.ReadAudit(1, 10).Select(e => e.Sequence));
+    }
+
+    [Fact]
+    public void A_write_refused_for_lack_of_disk_space_is_told_apart_from_other_io_errors()
+    {
+        // /dev/full refuses every write with ENOSPC, as a full disk does; the HTTP API answers 507 for it.
+        if (File.Exists("/dev/full"))
+        {
+            var full = Assert.ThrowsAny<IOException>(() =>
+            {
+                using var stream = new FileStream("/dev/full", FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
+                stream.Write(new byte[4096]);
+            });
+            Assert.True(StoreFullException.IsOutOfDiskSpace(full), $"not seen as a full disk: {full.GetType().Name} {full.HResult}: {full.Message}");
+        }
+        Assert.False(StoreFullException.IsOutOfDiskSpace(new IOException("some other failure")));
+        Assert.False(StoreFullException.IsOutOfDiskSpace(new FileNotFoundException("gone")));
     }
 
     [Fact]

@@ -12,7 +12,20 @@ namespace ClusterNode.Actors.Replication;
 public static class BlobSaver
 {
     public static Props Props(BlobStore blobs, IActorRef watermark, BlobDurability durability, string ioDispatcher) =>
-        Akka.Actor.Props.Create(() => new BlobSaverActor(blobs, watermark, durability, ioDispatcher)).WithDispatcher(ioDispatcher);
+        Props(blobs, watermark, BlobFlusher.Props(blobs, durability, ioDispatcher), ioDispatcher);
+
+    /// <summary>A saver over another flusher: a test seam (a slow disk).</summary>
+    internal static Props Props(BlobStore blobs, IActorRef watermark, Props flusher, string ioDispatcher) =>
+        Akka.Actor.Props.Create(() => new BlobSaverActor(blobs, watermark, flusher)).WithDispatcher(ioDispatcher);
+
+    /// <summary>
+    /// The most sealed blobs not yet durable one saver holds, the batch being flushed included: each keeps a temp file
+    /// open (a file descriptor and its writer) until its batch is placed. Reached, the saver takes no chunk (so their
+    /// credit stays out and the peer's window stops it) until the flush in flight answers. 64 per peer stays far
+    /// below a process's file descriptors with several peers, and a batch that large amortises its syncfs and
+    /// directory fsync as well as a frame's worth of blobs (at most 64) does.
+    /// </summary>
+    public const int MaxSealedNotDurable = 64;
 
     public interface ICommand;
 

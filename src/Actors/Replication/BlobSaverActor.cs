@@ -11,8 +11,12 @@ namespace ClusterNode.Actors.Replication;
 /// as soon as it is written (so credit never waits for a fsync); a blob is reported durable only after its
 /// file and the directory entry are fsynced. Making blobs durable is deferred by a message to self, so every
 /// blob sealed from chunks already queued joins one batch: one round of fsyncs, one directory fsync.
+///
+/// <para>Behaviours: <see cref="Taking"/> chunks, and <see cref="Full"/> (it holds <see cref="MaxSealedNotDurable"/>
+/// sealed blobs not yet durable; chunks wait in the stash, their credit withheld, until the flush in flight answers,
+/// which it always does).</para>
 /// </summary>
-internal sealed class BlobSaverActor : ReceiveActor
+internal sealed class BlobSaverActor : ReceiveActor, IWithStash
 {
     private sealed record FlushDirectory
     {
@@ -26,21 +30,38 @@ internal sealed class BlobSaverActor : ReceiveActor
     private long _epoch = long.MinValue;
     private BlobWriter? _writer;
     private SaveChunk? _current;
-    private bool _flushInFlight;
+    private int _inFlight; // blobs of the batch the flusher has; one batch at a time
     private string? _failedFileId;
     private readonly IActorRef _flusher;
 
-    public BlobSaverActor(BlobStore blobs, IActorRef watermark, BlobDurability durability, string ioDispatcher)
+    public BlobSaverActor(BlobStore blobs, IActorRef watermark, Props flusher)
     {
-        _flusher = Context.ActorOf(BlobFlusher.Props(blobs, durability, ioDispatcher), "flusher");
+        _flusher = Context.ActorOf(flusher, "flusher");
         _blobs = blobs;
         _watermark = watermark;
-        Ready();
+        Taking();
     }
 
-    private void Ready()
+    public IStash Stash { get; set; } = null!;
+
+    /// <summary>Sealed blobs not durable yet, waiting or being flushed: each holds an open temp file.</summary>
+    private int Held => _sealedNotDurable.Count + _inFlight;
+
+    private void Taking()
     {
         Receive<SaveChunk>(OnChunk);
+        Common();
+    }
+
+    /// <summary>At the bound: chunks wait (credit withheld) until the flush in flight answers.</summary>
+    private void Full()
+    {
+        Receive<SaveChunk>(_ => Stash.Stash());
+        Common();
+    }
+
+    private void Common()
+    {
         Receive<ResetEpoch>(reset =>
         {
             if (reset.Epoch <= _epoch) return;
@@ -106,26 +127,32 @@ internal sealed class BlobSaverActor : ReceiveActor
         // Deferred by a message to self: the chunks already queued seal more blobs into the same batch.
         if (_sealedNotDurable.Count == 0) Self.Tell(FlushDirectory.Instance);
         _sealedNotDurable.Add((chunk, writer));
+        if (Held < MaxSealedNotDurable) return;
+        Flush(); // unless one is in flight: then its answer flushes these
+        Become(Full);
     }
 
     /// <summary>Hands every blob sealed since the last batch to the flusher; one batch is in flight at a time.</summary>
     private void Flush()
     {
-        if (_flushInFlight || _sealedNotDurable.Count == 0) return;
+        if (_inFlight > 0 || _sealedNotDurable.Count == 0) return;
         _flusher.Tell(new BlobFlusher.MakeDurable(_sealedNotDurable.ToArray()));
+        _inFlight = _sealedNotDurable.Count;
         _sealedNotDurable.Clear();
-        _flushInFlight = true;
     }
 
     private void OnBatchDone(BlobFlusher.BatchDone done)
     {
-        _flushInFlight = false;
+        _inFlight = 0;
         foreach (var (chunk, problem) in done.Results)
         {
             if (problem is null) _watermark.Tell(new Watermark.BlobDurable(chunk.Epoch, chunk.Position, chunk.Blob.FileId, chunk.InCopy));
             else Report(chunk, problem);
         }
         Flush(); // what was sealed meanwhile
+        if (Held >= MaxSealedNotDurable) return;
+        Become(Taking);
+        Stash.UnstashAll();
     }
 
     private void Fail(SaveChunk chunk, string reason)

@@ -45,6 +45,12 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     /// <summary>Receipts only inform the peer (status, lag); one per interval is plenty.</summary>
     private static readonly TimeSpan ReceiptInterval = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>
+    /// A full store stays full until an operator makes room: re-subscribing this many back-offs apart instead of at
+    /// every one spares the peer a stream re-sent for nothing while the status says why.
+    /// </summary>
+    private const int StoreFullBackoffFactor = 10;
+
     private readonly string _peerNodeId;
     private readonly RecordStore _store;
     private readonly ReplicationSettings _settings;
@@ -259,6 +265,12 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             var outcomes = frame.Records.Count == 0 ? [] : _store.ApplyReplicated(frame.Records.Select(r => r.Record).ToArray());
             blobsToSave = outcomes.Select(o => (IReadOnlyCollection<string>)o.BlobsToSave.Select(b => b.FileId).ToArray()).ToArray();
         }
+        catch (StoreFullException e)
+        {
+            var backoff = _settings.ResubscribeBackoff * StoreFullBackoffFactor;
+            GiveUp($"applying a frame failed, trying again every {backoff.TotalSeconds:0.#}s: {e.Message}", immediately: false, backoff);
+            return;
+        }
         catch (Exception e)
         {
             GiveUp($"applying a frame failed: {e.Message}", immediately: false);
@@ -338,11 +350,11 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>Stops taking this epoch's input at once; the new epoch begins after the back-off (or at once).</summary>
-    private void GiveUp(string reason, bool immediately)
+    private void GiveUp(string reason, bool immediately, TimeSpan? backoff = null)
     {
         _lastProblem = reason;
         _log.Warning("re-subscribing to {0}: {1}", _peerNodeId, reason);
-        Timers.StartSingleTimer(Resubscribe.Instance, Resubscribe.Instance, immediately ? TimeSpan.Zero : _settings.ResubscribeBackoff);
+        Timers.StartSingleTimer(Resubscribe.Instance, Resubscribe.Instance, immediately ? TimeSpan.Zero : backoff ?? _settings.ResubscribeBackoff);
         Become(BackingOff);
     }
 

@@ -1,4 +1,7 @@
+using System.Buffers;
+using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using Akka.Actor;
 using Akka.Cluster;
 using ClusterNode.Actors;
@@ -32,15 +35,7 @@ public static class HttpApi
             var maxDataBytes = store.Limits.MaxDataBytes;
             var body = await ReadLimited(request.Body, maxDataBytes);
             if (body is null) return Error(413, $"record body is over cluster-node.record.max-size ({maxDataBytes} bytes)");
-            try
-            {
-                using var json = JsonDocument.Parse(body);
-                if (json.RootElement.ValueKind != JsonValueKind.Object) return Error(400, $"record body must be a JSON object, not {json.RootElement.ValueKind}");
-            }
-            catch (JsonException e)
-            {
-                return Error(400, $"record body is not valid JSON: {e.Message}");
-            }
+            if (RecordBodyProblem(body) is { } problem) return Error(400, problem);
             return Write(() => store.PutData(table, id, body), write => Results.Json(RecordJson(write.Record)));
         });
 
@@ -65,23 +60,32 @@ public static class HttpApi
             // Refused before the body is read where the record as it stands already tells (a field too many), so a
             // client is not made to upload a large blob only to have it refused.
             if (store.PutBlobProblem(table, id, field, request.ContentLength ?? 0) is { } early) return Refused(early);
-            using var writer = store.Blobs.BeginWrite();
-            var buffer = new byte[81920];
-            int read;
-            while ((read = await request.Body.ReadAsync(buffer)) > 0)
+            BlobRef blob;
+            try
             {
-                if (writer.Length + read > maxBlobBytes) return Error(413, $"blob is over cluster-node.blob.max-size ({maxBlobBytes} bytes)");
-                writer.Append(buffer.AsSpan(0, read));
+                using var writer = store.Blobs.BeginWrite(); // disposed unplaced, its temp file goes
+                var buffer = new byte[81920];
+                int read;
+                while ((read = await request.Body.ReadAsync(buffer)) > 0)
+                {
+                    if (writer.Length + read > maxBlobBytes) return Error(413, $"blob is over cluster-node.blob.max-size ({maxBlobBytes} bytes)");
+                    writer.Append(buffer.AsSpan(0, read));
+                }
+                blob = writer.Commit(field, BlobStore.NewFileId());
+                store.Blobs.SyncDirectory();
             }
-            var blob = writer.Commit(field, BlobStore.NewFileId());
-            store.Blobs.SyncDirectory();
+            catch (IOException e) when (StoreFullException.IsOutOfDiskSpace(e))
+            {
+                return InsufficientStorage($"no space left for blob {field} of {table}/{id} on the disk of the blob files " +
+                    "(under cluster-node.data-dir); nothing was stored");
+            }
             return Write(() =>
             {
                 try
                 {
                     return store.PutBlob(table, id, blob);
                 }
-                catch (Exception e) when (e is RecordLimitExceededException or BlobBytesPendingException)
+                catch (Exception e) when (e is RecordLimitExceededException or BlobBytesPendingException or StoreFullException)
                 {
                     // Refused before anything was written: the new file is nobody's, so it goes now rather than at
                     // the next start's orphan collection.
@@ -262,6 +266,53 @@ public static class HttpApi
         {
             return Refused(refused.Violation);
         }
+        catch (StoreFullException full)
+        {
+            return InsufficientStorage(full.Message);
+        }
+    }
+
+    /// <summary>
+    /// Why a record body cannot be stored as it is, or null: it must be UTF-8 throughout (JSON's own parser lets invalid
+    /// bytes through, and they would be read back as U+FFFD), valid JSON, an object, and every escaped string valid
+    /// Unicode (a lone surrogate such as \ud800 parses but cannot be written out again, so the record would be unreadable).
+    /// </summary>
+    private static string? RecordBodyProblem(byte[] body)
+    {
+        if (InvalidUtf8At(body) is { } offset)
+            return $"record body is not valid UTF-8: the byte sequence at offset {offset} (starting 0x{body[offset]:X2}) is not UTF-8";
+        try
+        {
+            using var json = JsonDocument.Parse(body);
+            if (json.RootElement.ValueKind != JsonValueKind.Object) return $"record body must be a JSON object, not {json.RootElement.ValueKind}";
+        }
+        catch (JsonException e)
+        {
+            return $"record body is not valid JSON: {e.Message}";
+        }
+        var reader = new Utf8JsonReader(body);
+        while (reader.Read())
+        {
+            if (reader.TokenType is not (JsonTokenType.String or JsonTokenType.PropertyName) || !reader.ValueIsEscaped) continue;
+            try
+            {
+                reader.GetString();
+            }
+            catch (InvalidOperationException e)
+            {
+                return $"record body has a string at offset {reader.TokenStartIndex} whose escapes are not valid Unicode: {e.Message}";
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The offset of the first byte that is not part of a valid UTF-8 sequence, or null when all are.</summary>
+    private static int? InvalidUtf8At(ReadOnlySpan<byte> bytes)
+    {
+        if (Utf8.IsValid(bytes)) return null;
+        var offset = 0;
+        while (Rune.DecodeFromUtf8(bytes[offset..], out _, out var consumed) == OperationStatus.Done) offset += consumed;
+        return offset;
     }
 
     /// <summary>A record over a limit: 413 for a size, 422 for one blob field too many, 400 for a bad name.</summary>
@@ -295,6 +346,9 @@ public static class HttpApi
     };
 
     private static IResult Error(int status, string message) => Results.Json(new { error = message }, statusCode: status);
+
+    /// <summary>507 Insufficient Storage: no room for the write until an operator makes some; retrying alone cannot help.</summary>
+    private static IResult InsufficientStorage(string message) => Error(StatusCodes.Status507InsufficientStorage, message);
 
     /// <summary>503 with Retry-After: this node has the record, but not yet the bytes of one of its blobs.</summary>
     private static IResult RetryLater(string message) => new RetryLaterResult(Error(503, message));

@@ -26,6 +26,7 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
     private readonly LightningDatabase _meta;
     private readonly LightningDatabase _lostBlobs;
     private readonly long _auditRetention;
+    private readonly long _mapSizeBytes;
     private readonly long _maxClockOffsetMs;
     private volatile string? _writeRefusal;
     private readonly object _writeGate = new();
@@ -36,6 +37,7 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
     private RecordStore(RecordStoreSettings settings, Func<long>? wallClockMs)
     {
         _auditRetention = settings.AuditRetentionEntries;
+        _mapSizeBytes = settings.MapSizeBytes;
         _maxClockOffsetMs = settings.MaxClockOffsetMs;
         _limits = settings.Limits ?? RecordLimits.Format;
         Blobs = new BlobStore(Path.Combine(settings.DataDirectory, "blobs"));
@@ -382,22 +384,31 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
     {
         Put(tx, _meta, LastSequenceKey, UInt64Bytes((ulong)lastSequence));
         Put(tx, _meta, ClockKey, UInt64Bytes(Clock.Last));
-        TrimAudit(tx, lastSequence);
+        TrimAudit(tx, lastSequence, appended: lastSequence - LastSequence);
         ThrowOnError(tx.Commit(), "commit");
         Interlocked.Exchange(ref _lastSequence, lastSequence);
     }
 
-    /// <summary>Drops the oldest entries beyond the retention, a bounded number per commit so no commit grows large.</summary>
-    private void TrimAudit(LightningTransaction tx, long lastSequence)
+    /// <summary>
+    /// Entries a commit may trim beyond as many as it appended: the log converges on the retention (after a frame of
+    /// hundreds of entries, or a retention lowered at a restart) a bounded step per commit, so no commit grows large.
+    /// </summary>
+    private const int AuditTrimCatchUp = 64;
+
+    /// <summary>
+    /// Drops the oldest entries beyond the retention: at least as many as this commit <paramref name="appended"/>,
+    /// so the log never outgrows the retention under replicated frames, and at most <see cref="AuditTrimCatchUp"/> more.
+    /// </summary>
+    private void TrimAudit(LightningTransaction tx, long lastSequence, long appended)
     {
         var keepFrom = lastSequence - _auditRetention + 1;
         if (keepFrom <= 1) return;
         using var cursor = tx.CreateCursor(_audit);
-        for (var removed = 0; removed < 64; removed++)
+        for (long removed = 0; removed < appended + AuditTrimCatchUp; removed++)
         {
             var (code, key, _) = cursor.First();
             if (code != MDBResultCode.Success || RecordCodec.ParseSequenceKey(key.AsSpan()) >= keepFrom) return;
-            cursor.Delete();
+            ThrowOnError(cursor.Delete(), "trim of the audit log");
         }
     }
 
@@ -471,15 +482,20 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
         return bytes;
     }
 
-    private static void Put(LightningTransaction tx, LightningDatabase db, byte[] key, byte[] value) =>
+    private void Put(LightningTransaction tx, LightningDatabase db, byte[] key, byte[] value) =>
         ThrowOnError(tx.Put(db, key, value), "put");
 
-    /// <summary>The one place LMDB write errors become exceptions, MapFull with what to do about it.</summary>
-    private static void ThrowOnError(MDBResultCode code, string operation)
+    /// <summary>
+    /// The one place LMDB write errors become exceptions: a full map or disk as <see cref="StoreFullException"/>, with
+    /// what to do about it. The transaction is then aborted (LMDB ends a failed commit; disposal ends one that failed a
+    /// put), so nothing of it is stored.
+    /// </summary>
+    private void ThrowOnError(MDBResultCode code, string operation)
     {
         if (code == MDBResultCode.Success) return;
-        if (code == MDBResultCode.MapFull)
-            throw new InvalidOperationException("the record store is full (LMDB map size reached); raise cluster-node.lmdb.map-size");
+        if (code == MDBResultCode.MapFull) throw StoreFullException.MapFull(_mapSizeBytes);
+        // LMDB passes the system's error through as the result code when a write to its file fails.
+        if (StoreFullException.IsOutOfDiskSpaceCode((int)code)) throw StoreFullException.DiskFull();
         throw new IOException($"LMDB {operation} failed: {code}");
     }
 

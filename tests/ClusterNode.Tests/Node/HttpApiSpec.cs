@@ -191,6 +191,104 @@ public sealed class HttpApiSpec : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(node, "/tables/people/records/carol/blobs/other"))).StatusCode);
     }
 
+    /// <summary>
+    /// Issue 8: a node whose LMDB map is full answers every write it cannot take with 507 and a JSON error naming
+    /// cluster-node.lmdb.map-size, whether the write is a record or a blob, and stores nothing of it.
+    /// </summary>
+    [Fact]
+    public async Task A_full_store_answers_507_naming_the_map_size_and_stores_nothing_of_the_write()
+    {
+        var node = await Start("solo", Loopback.FreePort(), seed: null, "cluster-node.lmdb.map-size = 1 MiB");
+        var store = node.Host.Runtime.Store;
+        var data = Json($$"""{"x":"{{new string('a', 8000)}}"}""");
+
+        // Records until the map is full; 1 MiB holds far fewer than this many of 8 KB.
+        var (refused, id) = await WriteUntilRefused(200, i => _client.PutAsync(Url(node, $"/tables/people/records/r{i}"), data), i => $"r{i}");
+        AssertFull(refused);
+        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(node, $"/tables/people/records/{id}"))).StatusCode);
+
+        // Blobs on new records until even those do not fit: the blob's file must not stay behind either.
+        var blobBytes = TestData.Blob(1, 2000);
+        var files = 0;
+        (refused, id) = await WriteUntilRefused(5000, async i =>
+        {
+            files = store.Blobs.FileIds().Count();
+            return await _client.PutAsync(Url(node, $"/tables/people/records/b{i}/blobs/photo"), new ByteArrayContent(blobBytes));
+        }, i => $"b{i}");
+        AssertFull(refused);
+        Assert.Equal(files, store.Blobs.FileIds().Count());
+        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(node, $"/tables/people/records/{id}"))).StatusCode);
+
+        // Writes that fit no more, tried once each: refused whole, the store exactly as it was.
+        var before = (store.LastSequence, await _client.GetStringAsync(Url(node, "/tables/people/digest")), store.Blobs.FileIds().Count());
+        AssertFull(await Answer(await _client.PutAsync(Url(node, "/tables/people/records/late"), data)));
+        AssertFull(await Answer(await _client.PutAsync(Url(node, "/tables/people/records/late/blobs/photo"), new ByteArrayContent(blobBytes))));
+        Assert.Equal(before, (store.LastSequence, await _client.GetStringAsync(Url(node, "/tables/people/digest")), store.Blobs.FileIds().Count()));
+        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(node, "/tables/people/records/late"))).StatusCode);
+
+        async Task<((int Status, string? Error) Answer, string Id)> WriteUntilRefused(int most, Func<int, Task<HttpResponseMessage>> write, Func<int, string> idOf)
+        {
+            for (var i = 0; i < most; i++)
+            {
+                var lastBefore = store.LastSequence;
+                var response = await write(i);
+                if (response.StatusCode == HttpStatusCode.OK) continue;
+                _output.WriteLine($"write {i} refused");
+                Assert.Equal(lastBefore, store.LastSequence);
+                return (await Answer(response), idOf(i));
+            }
+            throw new Xunit.Sdk.XunitException($"{most} writes all taken by a 1 MiB store");
+        }
+
+        static async Task<(int Status, string? Error)> Answer(HttpResponseMessage response)
+        {
+            var text = await response.Content.ReadAsStringAsync();
+            try { return ((int)response.StatusCode, JsonDocument.Parse(text).RootElement.GetProperty("error").GetString()); }
+            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException) { return ((int)response.StatusCode, $"no JSON error: '{text}'"); }
+        }
+
+        void AssertFull((int Status, string? Error) answer)
+        {
+            _output.WriteLine($"{answer.Status}: {answer.Error}");
+            Assert.Equal(507, answer.Status);
+            Assert.Contains("cluster-node.lmdb.map-size", answer.Error);
+        }
+    }
+
+    /// <summary>
+    /// Issue 8: a record body with bytes that are not UTF-8 (JSON's parser lets them through, and they would be read back
+    /// as U+FFFD) or an escape that is no Unicode (a lone surrogate: stored, it could not be read back) gets a 400 saying
+    /// so, and nothing is stored; UTF-8 beyond ASCII is taken and read back exactly.
+    /// </summary>
+    [Theory]
+    [InlineData("7B2261223A22C328227D", "UTF-8")]          // {"a":"\xC3(" : a lead byte without its continuation
+    [InlineData("7B22FF223A317D", "UTF-8")]                // {"\xFF":1} : in a property name
+    [InlineData("7B2261223A22E282227D", "UTF-8")]          // {"a":"\xE2\x82" : a sequence cut short
+    [InlineData("7B2261223A22C0AF227D", "UTF-8")]          // {"a":"\xC0\xAF" : an overlong '/'
+    [InlineData("7B2261223A22EDA080227D", "UTF-8")]        // {"a":"\xED\xA0\x80" : a surrogate encoded as UTF-8
+    [InlineData("7B2261223A225C7564383030227D", "Unicode")] // {"a":"\ud800"} : a lone surrogate escape
+    public async Task A_record_body_that_is_not_valid_utf8_gets_400_naming_the_problem_and_changes_nothing(string bodyHex, string named)
+    {
+        var node = await Start("solo", Loopback.FreePort(), seed: null);
+        var store = node.Host.Runtime.Store;
+        var text = """{"name":"Zoë ✓ 😀"}""";
+        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(Url(node, "/tables/people/records/zoe"), Json(text))).StatusCode);
+        var lastBefore = store.LastSequence;
+
+        var body = new ByteArrayContent(Convert.FromHexString(bodyHex));
+        body.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        var response = await _client.PutAsync(Url(node, "/tables/people/records/bad"), body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString();
+        _output.WriteLine(error);
+        Assert.Contains(named, error);
+        Assert.Equal(lastBefore, store.LastSequence);
+        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(node, "/tables/people/records/bad"))).StatusCode);
+        var zoe = await _client.GetFromJsonAsync<JsonElement>(Url(node, "/tables/people/records/zoe"));
+        Assert.Equal("Zoë ✓ 😀", zoe.GetProperty("data").GetProperty("name").GetString());
+    }
+
     private async Task<(NodeHost Host, HttpServer Http)> Start(string name, int port, string? seed, string extra = "")
     {
         var dir = Path.Combine(_root, name).Replace("\\", "/");

@@ -51,7 +51,7 @@ internal sealed class BlobRepairActor : ReceiveActor, IWithTimers
         _settings = settings;
         Receive<Members>(members => _members = members.Addresses);
         Receive<Repair>(repair => Start(repair.Damage, retryOfLost: false));
-        Receive<RetryUnanswered>(retry => Start(retry.Damage, retryOfLost: false));
+        Receive<RetryUnanswered>(retry => Start(retry.Damage, retryOfLost: false, quietly: true));
         Receive<RetryLost>(_ =>
         {
             foreach (var lost in _store.LostBlobs())
@@ -84,7 +84,7 @@ internal sealed class BlobRepairActor : ReceiveActor, IWithTimers
         foreach (var job in _jobs.Values) job.Writer?.Dispose();
     }
 
-    private void Start(BlobDamage damage, bool retryOfLost)
+    private void Start(BlobDamage damage, bool retryOfLost, bool quietly = false)
     {
         var blob = damage.Blob;
         if (_jobs.ContainsKey(blob.FileId) || !StillNamed(damage)) return;
@@ -98,7 +98,7 @@ internal sealed class BlobRepairActor : ReceiveActor, IWithTimers
             if (lost) _store.ClearBlobLost(blob.FileId);
             return;
         }
-        if (!lost) _log.Warning("blob {0} of {1}/{2} needs repair ({3}); asking {4} member(s)", blob.FileId, damage.Table, damage.Id, damage.Problem, _members.Count);
+        if (!lost && !quietly) _log.Warning("blob {0} of {1}/{2} needs repair ({3}); asking {4} member(s)", blob.FileId, damage.Table, damage.Id, damage.Problem, _members.Count);
         var job = new Job(damage, new Queue<Address>(_members), lost);
         _jobs[blob.FileId] = job;
         AskNext(job);
@@ -125,7 +125,9 @@ internal sealed class BlobRepairActor : ReceiveActor, IWithTimers
         if (job.SomeoneSilent || _members.Count == 0 || !StillNamed(job.Damage))
         {
             // Not every member answered: the bytes may still be out there. Ask again later.
-            if (StillNamed(job.Damage) && !job.WasLost) Timers.StartSingleTimer(("retry", blob.FileId), new RetryUnanswered(job.Damage), _settings.RepairTimeout);
+            // With no member to ask (a node alone, or one whose peers are not connected yet) there is nothing to do soon.
+            var retryIn = _members.Count == 0 ? _settings.LostRetryInterval : _settings.RepairTimeout;
+            if (StillNamed(job.Damage) && !job.WasLost) Timers.StartSingleTimer(("retry", blob.FileId), new RetryUnanswered(job.Damage), retryIn);
             return;
         }
         if (job.WasLost) return;

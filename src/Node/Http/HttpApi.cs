@@ -96,13 +96,7 @@ public static class HttpApi
             if (NameProblem(table, id, field) is { } bad) return bad;
             var blob = store.Get(table, id) is { Deleted: false } record ? record.Blob(field) : null;
             if (blob is null) return Error(404, $"no blob {field} on record {table}/{id}");
-            var file = store.Blobs.TryOpenRead(blob.FileId);
-            if (file is null || file.Length != blob.Size)
-            {
-                file?.Dispose();
-                return RetryLater($"the bytes of blob {field} of {table}/{id} have not arrived on this node yet");
-            }
-            return Results.Stream(file, "application/octet-stream");
+            return new VerifiedBlobRead(store, table, id, blob);
         });
 
         // Not in the SPEC's list: `cluster-node verify` needs to know which tables to compare.
@@ -277,10 +271,10 @@ public static class HttpApi
         blobs = record.Blobs.ToDictionary(b => b.Field, b => new { size = b.Size, sha256 = b.Sha256Hex }),
     };
 
-    private static IResult Error(int status, string message) => Results.Json(new { error = message }, statusCode: status);
+    internal static IResult Error(int status, string message) => Results.Json(new { error = message }, statusCode: status);
 
-    /// <summary>503 with Retry-After: this node has the record, but not yet the bytes of one of its blobs.</summary>
-    private static IResult RetryLater(string message) => new RetryLaterResult(Error(503, message));
+    /// <summary>503 with Retry-After: this node cannot answer now but will soon (bytes on their way or being repaired, a restart).</summary>
+    internal static IResult RetryLater(string message) => new RetryLaterResult(Error(503, message));
 
     private sealed class RetryLaterResult(IResult inner) : IResult
     {

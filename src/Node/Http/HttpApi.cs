@@ -135,6 +135,7 @@ public static class HttpApi
                 // Between two ActorSystems (the last was removed, quarantined or split off): answer, and soon again.
                 return RetryLater($"the node's replication is restarting: {e.Message}");
             }
+            var scrub = await ScrubStatus(node);
             return Results.Json(new
             {
                 nodeId = status.NodeId,
@@ -155,6 +156,7 @@ public static class HttpApi
                     lastProblem = p.LastProblem,
                     clockOffsetMs = status.ClockOffsetsMs?.GetValueOrDefault(p.Peer),
                 }),
+                scrub,
             });
         });
 
@@ -199,6 +201,33 @@ public static class HttpApi
         });
 
         routes.MapFallback((HttpRequest request) => Error(404, $"no route {request.Method} {request.Path}"));
+    }
+
+    /// <summary>The blob scrub's progress and findings (BlobScrub.Status), or null while its ActorSystem is being replaced.</summary>
+    private static async Task<object?> ScrubStatus(NodeRuntime node)
+    {
+        try
+        {
+            var s = await node.ScrubStatusAsync(TimeSpan.FromSeconds(5));
+            return new
+            {
+                running = s.Running,
+                passesCompleted = s.PassesCompleted,
+                pass = new { files = s.PassFiles, bytes = s.PassBytes, lastPassFiles = s.LastPassFiles, lastPassBytes = s.LastPassBytes, lastPassSeconds = s.LastPassDuration?.TotalSeconds },
+                bytesHashed = s.BytesHashed,
+                filesVerified = s.FilesVerified,
+                missing = s.Missing,
+                corrupt = s.Corrupt,
+                lostSkipped = s.LostSkipped,
+                orphansDeleted = s.OrphansDeleted,
+                lastPassEndedAt = s.LastPassEndedAt,
+                nextPassAt = s.NextPassAt,
+            };
+        }
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Every member with its status and whether this node can reach it now.</summary>

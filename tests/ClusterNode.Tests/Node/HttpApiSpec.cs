@@ -336,6 +336,12 @@ public sealed class HttpApiSpec : IAsyncLifetime
         Assert.Equal(blob.FileId, error.GetProperty("fileId").GetString());
         Assert.Equal("photo", error.GetProperty("field").GetString());
         Assert.Single(damage); // lost: nothing more to repair
+
+        // /status shows the scrub (its first pass is an interval away on the defaults).
+        var scrub = (await _client.GetFromJsonAsync<JsonElement>(Url(node, "/status"))).GetProperty("scrub");
+        Assert.Equal(0, scrub.GetProperty("passesCompleted").GetInt64());
+        Assert.False(scrub.GetProperty("running").GetBoolean());
+        Assert.Equal(JsonValueKind.String, scrub.GetProperty("nextPassAt").ValueKind);
     }
 
     /// <summary>Sends a GET with the given headers; the body read whole, and the raw Content-Range if any.</summary>

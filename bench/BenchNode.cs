@@ -22,8 +22,10 @@ public sealed class BenchNode : IAsyncDisposable
     public IActorRef Hub => Runtime.Hub;
     public Address Address => Runtime.Address;
 
-    public static BenchNode Start(string dataDirectory) =>
+    /// <param name="extraHocon">Over the bench's own settings, e.g. the scrub's.</param>
+    public static BenchNode Start(string dataDirectory, string extraHocon = "") =>
         new(NodeRuntime.Start(ConfigurationFactory.ParseString($$"""
+            {{extraHocon}}
             cluster-node.data-dir = "{{dataDirectory.Replace("\\", "/")}}"
             akka {
               loglevel = OFF
@@ -38,6 +40,8 @@ public sealed class BenchNode : IAsyncDisposable
     public long WriteRecordWithBlob(string table, string id, string field, byte[] blob) => Runtime.WriteBlob(table, id, field, blob).Sequence;
 
     public Task<ReplicationHub.NodeStatus> StatusAsync() => Runtime.StatusAsync();
+
+    public Task<ClusterNode.Actors.Blobs.BlobScrub.Status> ScrubStatusAsync() => Runtime.ScrubStatusAsync();
 
     public ValueTask DisposeAsync() => Runtime.DisposeAsync();
 }

@@ -27,7 +27,8 @@ public static class CatchUp
         long HeapMaxBytes,
         long HeapAfterBytes,
         long Resubscriptions,
-        string? LastProblem)
+        string? LastProblem,
+        long FollowerScrubBytes = 0)
     {
         public double MegabytesPerSecond => (double)Records * BlobBytes / 1e6 / Elapsed.TotalSeconds;
     }
@@ -42,10 +43,11 @@ public static class CatchUp
     }
 
     /// <summary>Starts an empty B under <paramref name="followerDirectory"/>, connects it to A and times its catch-up.</summary>
-    public static async Task<Result> Run(BenchNode a, string followerDirectory, int records, int blobBytes, TimeSpan limit)
+    /// <param name="followerHocon">B's settings over the bench's, e.g. a scrub running during catch-up.</param>
+    public static async Task<Result> Run(BenchNode a, string followerDirectory, int records, int blobBytes, TimeSpan limit, string followerHocon = "")
     {
         var lastOfA = a.Store.LastSequence;
-        await using var b = BenchNode.Start(followerDirectory);
+        await using var b = BenchNode.Start(followerDirectory, followerHocon);
         var heapBefore = ForcedHeap();
         var heapMax = heapBefore;
 
@@ -67,9 +69,10 @@ public static class CatchUp
             }
         }
         var elapsed = clock.Elapsed;
+        var scrubBytes = (await b.ScrubStatusAsync()).BytesHashed;
         var heapAfter = ForcedHeap();
         return new Result(records, blobBytes, elapsed, converged, heapBefore, heapMax, heapAfter,
-            peer?.Resubscriptions ?? 0, peer?.LastProblem);
+            peer?.Resubscriptions ?? 0, peer?.LastProblem, scrubBytes);
     }
 
     /// <summary>CLUSTER_BENCH_TRACE=1 prints the follower's progress at every poll, to see where catch-up time goes.</summary>

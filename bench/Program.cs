@@ -1,5 +1,5 @@
 // cluster-node's bench: measures the machine's own limits and cluster-node against them, all in one run, and prints
-// one table. `dotnet ClusterNode.Bench.dll [disk] [catchup] [flow]` runs the named parts (all when none is named);
+// one table. `dotnet ClusterNode.Bench.dll [disk] [catchup] [scrub] [flow]` runs the named parts (all when none is named);
 // bench/run.sh builds Release and runs it.
 using System.Diagnostics;
 using System.Runtime;
@@ -16,7 +16,7 @@ const int flowMessageBytes = 64 * 1024;
 const long windowBytes = 8L << 20;
 var catchUpLimit = TimeSpan.FromSeconds(120);
 
-var parts = args.Length == 0 ? new HashSet<string> { "disk", "catchup", "flow" } : args.ToHashSet(StringComparer.OrdinalIgnoreCase);
+var parts = args.Length == 0 ? new HashSet<string> { "disk", "catchup", "scrub", "flow" } : args.ToHashSet(StringComparer.OrdinalIgnoreCase);
 var table = new Table();
 var root = Path.Combine(Path.GetTempPath(), $"cluster-node-bench-{Guid.NewGuid():N}");
 Directory.CreateDirectory(root);
@@ -153,6 +153,75 @@ try
             (p, n) => DeliveryFlow.Run(p, payload, n, 50));
         table.Note($"    (3: {header}, {megabytes:F0} MB per run, after a 200-message warm-up" +
                    (creditMBps is { } credit && diskMBps is { } disk ? $"; 3a moves {credit / disk:F1}x the disk limit of line 1)" : ")"));
+    }
+
+    // ------------------------------------------------------------------ 4. the blob scrub
+    if (parts.Contains("scrub"))
+    {
+        const int records = 1_000;
+        var aDir = Path.Combine(root, "scrub-a");
+        await using (var filling = BenchNode.Start(aDir))
+            CatchUp.Fill(filling, 0, records, blobBytes);
+
+        // 4: the limit, on the files the scrub reads (in the page cache, as they are just written; the first run warms).
+        var raw = new List<ScrubCost.Result>();
+        for (var r = -1; r < diskRepeats; r++)
+        {
+            var run = ScrubCost.ReadAndHash(Path.Combine(aDir, "blobs"));
+            if (r >= 0) raw.Add(run);
+        }
+        var rawMedian = Stats.Median(raw, x => x.Elapsed);
+        table.Add("4", $"read + SHA-256 of {records} blob files x 50 KiB, one after another, 1 MiB reads (this machine's limit)",
+            rawMedian.Elapsed, rawMedian.MegabytesPerSecond, "1.00 (the limit)", Stats.Runs(raw.Select(x => x.Elapsed)));
+
+        // 4a: the scrub itself at an unlimited rate, each pass timed by the scrub (listing, walking the records, hashing).
+        var passes = await ScrubCost.Passes(aDir, diskRepeats, TimeSpan.FromSeconds(60));
+        const string passLabel = "scrub pass over the same blobs at an unlimited rate (listing, record walk, 1 MiB steps)";
+        if (passes.Count == 0)
+            table.Add("4a", passLabel + " -- FAILED: no pass ended within 60 s", null, null, "", "");
+        else
+        {
+            var passMedian = Stats.Median(passes, x => x.Elapsed);
+            table.Add("4a", passLabel, passMedian.Elapsed, passMedian.MegabytesPerSecond,
+                $"{passMedian.MegabytesPerSecond / rawMedian.MegabytesPerSecond:F2} of 4", Stats.Runs(passes.Select(x => x.Elapsed)));
+        }
+
+        // 4b: catch-up of an empty follower, without and then with a scrub running on A and B at the default rate; runs
+        // alternate so that a drift of the machine touches both alike. The first pair warms up and is not counted; more
+        // runs than line 2, as the difference sought is smaller than the spread of single runs.
+        var without = new List<CatchUp.Result>();
+        var with = new List<CatchUp.Result>();
+        for (var r = -1; r < diskRepeats; r++)
+        {
+            foreach (var scrubbing in new[] { false, true })
+            {
+                var hocon = scrubbing ? ScrubCost.RunningAtDefaultRate : "";
+                await using var a = BenchNode.Start(aDir, hocon);
+                var bDir = Path.Combine(root, $"scrub-b-{r}-{scrubbing}");
+                var result = await CatchUp.Run(a, bDir, records, blobBytes, catchUpLimit, hocon);
+                if (scrubbing) result = result with { FollowerScrubBytes = result.FollowerScrubBytes + (await a.ScrubStatusAsync()).BytesHashed };
+                Directory.Delete(bDir, recursive: true);
+                if (r >= 0) (scrubbing ? with : without).Add(result);
+            }
+        }
+        var withoutMedian = Stats.Median(without, x => x.Elapsed);
+        var withMedian = Stats.Median(with, x => x.Elapsed);
+        var label = $"catch-up {records} x 50 KiB, A -> empty B";
+        if (without.Concat(with).FirstOrDefault(x => !x.Converged) is { } failed)
+            table.Add("4b", label + $" -- DID NOT CONVERGE in {catchUpLimit.TotalSeconds:F0} s: {failed.LastProblem}", null, null, "", "");
+        else
+        {
+            table.Add("4b", label + ", no scrub", withoutMedian.Elapsed, withoutMedian.MegabytesPerSecond, "1.00 (reference)", Stats.Runs(without.Select(x => x.Elapsed)));
+            table.Add("4b", label + ", scrub running on A and B at the default 64 MiB/s", withMedian.Elapsed, withMedian.MegabytesPerSecond,
+                $"time x{withMedian.Elapsed / withoutMedian.Elapsed:F2} of no scrub", Stats.Runs(with.Select(x => x.Elapsed)));
+            // Each run with scrub against the run without it just before: a drift of the machine cancels out.
+            var pairs = without.Zip(with, (off, on) => on.Elapsed / off.Elapsed).Order().ToList();
+            table.Note($"    note: time with scrub / time without, per alternating pair: median x{pairs[pairs.Count / 2]:F2} " +
+                       $"(pairs {string.Join(" / ", pairs.Select(p => p.ToString("F2")))})");
+            var scrubbed = with.Sum(x => x.FollowerScrubBytes);
+            // From each node's start to the end of its catch-up run: A starts a little before B connects.
+            table.Note($"    note: with scrub, A's and B's scrubs hashed {scrubbed / 1e6 / with.Count:F0} MB per run on average, from their start to B's catch-up");
+        }
     }
 }
 finally

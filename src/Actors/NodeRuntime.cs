@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Configuration;
+using ClusterNode.Actors.Blobs;
 using ClusterNode.Actors.Replication;
 using ClusterNode.Persistence.Blobs;
 using ClusterNode.Persistence.Records;
@@ -8,8 +9,9 @@ namespace ClusterNode.Actors;
 
 /// <summary>
 /// One node's replication runtime: an ActorSystem named <c>cluster-node</c>, the record store and blob files
-/// under <c>cluster-node.data-dir</c>, and the replication hub. The host process adds cluster membership (which
-/// tells the hub to connect and disconnect peers) and the HTTP API on top; tests and the bench use it as it is.
+/// under <c>cluster-node.data-dir</c>, the replication hub and the blob scrub. The host process adds cluster
+/// membership (which tells the hub to connect and disconnect peers) and the HTTP API on top; tests and the bench use
+/// it as it is.
 /// </summary>
 public sealed class NodeRuntime : IAsyncDisposable
 {
@@ -17,11 +19,12 @@ public sealed class NodeRuntime : IAsyncDisposable
 
     private readonly bool _ownsStore;
 
-    private NodeRuntime(ActorSystem system, RecordStore store, IActorRef hub, ReplicationSettings settings, bool ownsStore)
+    private NodeRuntime(ActorSystem system, RecordStore store, IActorRef hub, IActorRef scrub, ReplicationSettings settings, bool ownsStore)
     {
         System = system;
         Store = store;
         Hub = hub;
+        Scrub = scrub;
         Settings = settings;
         _ownsStore = ownsStore;
     }
@@ -29,6 +32,7 @@ public sealed class NodeRuntime : IAsyncDisposable
     public ActorSystem System { get; }
     public RecordStore Store { get; }
     public IActorRef Hub { get; }
+    public IActorRef Scrub { get; }
     public ReplicationSettings Settings { get; }
     public Address Address => ((ExtendedActorSystem)System).Provider.DefaultAddress;
 
@@ -42,10 +46,11 @@ public sealed class NodeRuntime : IAsyncDisposable
     public static NodeRuntime Start(Config config, Action<ActorSystem>? onSystemStarted = null, Func<long>? wallClockMs = null)
     {
         var settings = ReplicationSettings.Create(config);
+        var scrub = BlobScrub.Settings.Create(config);
         var store = OpenStore(settings, wallClockMs);
         try
         {
-            return Start(config, settings, store, ownsStore: true, onSystemStarted);
+            return Start(config, settings, scrub, store, ownsStore: true, onSystemStarted);
         }
         catch
         {
@@ -59,7 +64,7 @@ public sealed class NodeRuntime : IAsyncDisposable
     /// the cluster removed or quarantined the previous one. Disposing the runtime leaves the store open.
     /// </summary>
     public static NodeRuntime StartOn(RecordStore store, Config config, Action<ActorSystem>? onSystemStarted = null) =>
-        Start(config, ReplicationSettings.Create(config), store, ownsStore: false, onSystemStarted);
+        Start(config, ReplicationSettings.Create(config), BlobScrub.Settings.Create(config), store, ownsStore: false, onSystemStarted);
 
     /// <summary>Opens the record store and blob files of <paramref name="settings"/>; a data-dir that cannot hold them is a configuration error.</summary>
     public static RecordStore OpenStore(ReplicationSettings settings, Func<long>? wallClockMs = null)
@@ -74,14 +79,16 @@ public sealed class NodeRuntime : IAsyncDisposable
         }
     }
 
-    private static NodeRuntime Start(Config config, ReplicationSettings settings, RecordStore store, bool ownsStore, Action<ActorSystem>? onSystemStarted)
+    private static NodeRuntime Start(Config config, ReplicationSettings settings, BlobScrub.Settings scrubSettings, RecordStore store, bool ownsStore,
+        Action<ActorSystem>? onSystemStarted)
     {
         var system = ActorSystem.Create(SystemName, config.WithDefaults());
         try
         {
             onSystemStarted?.Invoke(system);
             var hub = system.ActorOf(ReplicationHub.Props(store, settings), ReplicationHub.Name);
-            return new NodeRuntime(system, store, hub, settings, ownsStore);
+            var scrub = system.ActorOf(BlobScrub.Props(store, scrubSettings), BlobScrub.Name);
+            return new NodeRuntime(system, store, hub, scrub, settings, ownsStore);
         }
         catch
         {
@@ -94,6 +101,9 @@ public sealed class NodeRuntime : IAsyncDisposable
 
     public Task<ReplicationHub.NodeStatus> StatusAsync(TimeSpan? timeout = null) =>
         Hub.Ask<ReplicationHub.NodeStatus>(ReplicationHub.GetStatus.Instance, timeout ?? TimeSpan.FromSeconds(10));
+
+    public Task<BlobScrub.Status> ScrubStatusAsync(TimeSpan? timeout = null) =>
+        Scrub.Ask<BlobScrub.Status>(BlobScrub.GetStatus.Instance, timeout ?? TimeSpan.FromSeconds(10));
 
     /// <summary>A local write of a record with one blob, the way the HTTP API does it: blob file first, then the record.</summary>
     public LocalWrite WriteBlob(string table, string id, string field, ReadOnlySpan<byte> bytes)

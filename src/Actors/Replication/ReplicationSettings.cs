@@ -131,7 +131,8 @@ public sealed record ReplicationSettings(
         return value;
     }
 
-    private static long Bytes(Config config, string key, long min, long max)
+    // Internal: the scrub's settings (BlobScrub.Settings) read the same section the same way.
+    internal static long Bytes(Config config, string key, long min, long max)
     {
         long? value;
         try { value = config.GetByteSize(key); }
@@ -141,7 +142,7 @@ public sealed record ReplicationSettings(
         return value.Value;
     }
 
-    private static TimeSpan Duration(Config config, string key, bool allowZero = false)
+    internal static TimeSpan Duration(Config config, string key, bool allowZero = false)
     {
         TimeSpan value;
         try { value = config.GetTimeSpan(key, null, allowInfinite: false); }

@@ -100,15 +100,7 @@ public static class HttpApi
             if (NameProblem(table, id, field) is { } bad) return bad;
             var blob = store.Get(table, id) is { Deleted: false } record ? record.Blob(field) : null;
             if (blob is null) return Error(404, $"no blob {field} on record {table}/{id}");
-            if (store.LostBlob(blob.FileId) is { } lost)
-                return Error(410, $"blob {field} of {table}/{id} (file {blob.FileId}) is lost: {lost.Reason}");
-            var file = store.Blobs.TryOpenRead(blob.FileId);
-            if (file is null || file.Length != blob.Size)
-            {
-                file?.Dispose();
-                return RetryLater($"the bytes of blob {field} of {table}/{id} have not arrived on this node yet");
-            }
-            return Results.Stream(file, "application/octet-stream");
+            return new VerifiedBlobRead(store, table, id, blob);
         });
 
         // Not in the SPEC's list: `cluster-node verify` needs to know which tables to compare.
@@ -161,6 +153,7 @@ public static class HttpApi
                 // Between two ActorSystems (the last was removed, quarantined or split off): answer, and soon again.
                 return RetryLater($"the node's replication is restarting: {e.Message}");
             }
+            var scrub = await ScrubStatus(node);
             return Results.Json(new
             {
                 nodeId = status.NodeId,
@@ -182,6 +175,7 @@ public static class HttpApi
                     clockOffsetMs = status.ClockOffsetsMs?.GetValueOrDefault(p.Peer),
                 }),
                 blobRepair = status.Repair is { } repair ? new { repairing = repair.Repairing, repaired = repair.Repaired, lost = repair.Lost, unanswered = repair.Unanswered } : null,
+                scrub,
             });
         });
 
@@ -226,6 +220,33 @@ public static class HttpApi
         });
 
         routes.MapFallback((HttpRequest request) => Error(404, $"no route {request.Method} {request.Path}"));
+    }
+
+    /// <summary>The blob scrub's progress and findings (BlobScrub.Status), or null while its ActorSystem is being replaced.</summary>
+    private static async Task<object?> ScrubStatus(NodeRuntime node)
+    {
+        try
+        {
+            var s = await node.ScrubStatusAsync(TimeSpan.FromSeconds(5));
+            return new
+            {
+                running = s.Running,
+                passesCompleted = s.PassesCompleted,
+                pass = new { files = s.PassFiles, bytes = s.PassBytes, lastPassFiles = s.LastPassFiles, lastPassBytes = s.LastPassBytes, lastPassSeconds = s.LastPassDuration?.TotalSeconds },
+                bytesHashed = s.BytesHashed,
+                filesVerified = s.FilesVerified,
+                missing = s.Missing,
+                corrupt = s.Corrupt,
+                lostSkipped = s.LostSkipped,
+                orphansDeleted = s.OrphansDeleted,
+                lastPassEndedAt = s.LastPassEndedAt,
+                nextPassAt = s.NextPassAt,
+            };
+        }
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Every member with its status and whether this node can reach it now.</summary>
@@ -345,13 +366,13 @@ public static class HttpApi
         blobs = record.Blobs.ToDictionary(b => b.Field, b => new { size = b.Size, sha256 = b.Sha256Hex }),
     };
 
-    private static IResult Error(int status, string message) => Results.Json(new { error = message }, statusCode: status);
+    internal static IResult Error(int status, string message) => Results.Json(new { error = message }, statusCode: status);
 
     /// <summary>507 Insufficient Storage: no room for the write until an operator makes some; retrying alone cannot help.</summary>
     private static IResult InsufficientStorage(string message) => Error(StatusCodes.Status507InsufficientStorage, message);
 
-    /// <summary>503 with Retry-After: this node has the record, but not yet the bytes of one of its blobs.</summary>
-    private static IResult RetryLater(string message) => new RetryLaterResult(Error(503, message));
+    /// <summary>503 with Retry-After: this node cannot answer now but will soon (bytes on their way or being repaired, a restart).</summary>
+    internal static IResult RetryLater(string message) => new RetryLaterResult(Error(503, message));
 
     private sealed class RetryLaterResult(IResult inner) : IResult
     {

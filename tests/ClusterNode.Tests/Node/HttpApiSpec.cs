@@ -289,6 +289,186 @@ public sealed class HttpApiSpec : IAsyncLifetime
         Assert.Equal("Zoë ✓ 😀", zoe.GetProperty("data").GetProperty("name").GetString());
     }
 
+    /// <summary>
+    /// Issue 8: a blob file overwritten on disk with other bytes of the same size. Small enough to fit the piece held
+    /// back until the hash is known, it gets a 503; larger, the response is cut short of its Content-Length. Never a
+    /// complete success, and each read reports the damage; a Range read of it is refused too.
+    /// </summary>
+    [Theory]
+    [InlineData(5_000)]
+    [InlineData(300_000)]
+    public async Task A_blob_file_overwritten_on_disk_is_never_served_as_a_complete_success_and_is_reported_damaged(int size)
+    {
+        var node = await Start("solo", Loopback.FreePort(), seed: null);
+        var store = node.Host.Runtime.Store;
+        var damage = new System.Collections.Concurrent.ConcurrentQueue<BlobDamage>();
+        store.BlobDamaged += damage.Enqueue;
+        var url = Url(node, "/tables/people/records/erin/blobs/photo");
+        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(url, new ByteArrayContent(TestData.Blob(11, size)))).StatusCode);
+        var blob = store.Get("people", "erin")!.Blob("photo")!;
+        Assert.Equal(TestData.Blob(11, size), await _client.GetByteArrayAsync(url));
+        Assert.True(store.Blobs.IsVerified(blob));
+
+        var rotten = TestData.Blob(12, size);
+        await File.WriteAllBytesAsync(store.Blobs.PathOf(blob.FileId), rotten);
+
+        var (status, body, failure) = await ReadFully(new HttpRequestMessage(HttpMethod.Get, url));
+        _output.WriteLine($"{size} bytes: {(failure is null ? $"{status}, {body!.Length} bytes" : $"read failed: {failure.Message}")}");
+        Assert.False(status == HttpStatusCode.OK && failure is null, "a complete 200 of rotten bytes");
+        if (size < 64 * 1024) Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        else Assert.NotNull(failure);
+        Assert.True(blob.SameContentAs(Assert.Single(damage).Blob));
+        Assert.Contains("sha256", damage.Single().Problem);
+
+        var range = new HttpRequestMessage(HttpMethod.Get, url);
+        range.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(0, 99);
+        var ranged = await _client.SendAsync(range);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ranged.StatusCode);
+        Assert.NotNull(ranged.Headers.RetryAfter);
+        Assert.Equal(2, damage.Count);
+        Assert.False(store.Blobs.IsVerified(blob));
+    }
+
+    [Fact]
+    public async Task A_blob_read_carries_its_digest_and_etag_answers_304_and_serves_byte_ranges_exactly()
+    {
+        var node = await Start("solo", Loopback.FreePort(), seed: null);
+        var store = node.Host.Runtime.Store;
+        const int size = 300_000;
+        var bytes = TestData.Blob(21, size);
+        var url = Url(node, "/tables/people/records/fay/blobs/photo");
+        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(url, new ByteArrayContent(bytes))).StatusCode);
+        var sha = System.Security.Cryptography.SHA256.HashData(bytes);
+        var etag = $"\"{Convert.ToHexStringLower(sha)}\"";
+        var blob = store.Get("people", "fay")!.Blob("photo")!;
+
+        // A range before any full read: the whole file is hashed first, then remembered as verified.
+        Assert.False(store.Blobs.IsVerified(blob));
+        var (first, firstBody, _) = await Get(url, ("Range", "bytes=0-99"));
+        Assert.Equal(HttpStatusCode.PartialContent, first.StatusCode);
+        Assert.Equal(bytes[..100], firstBody);
+        Assert.True(store.Blobs.IsVerified(blob));
+
+        var (whole, wholeBody, _) = await Get(url);
+        Assert.Equal(HttpStatusCode.OK, whole.StatusCode);
+        Assert.Equal(bytes, wholeBody);
+        Assert.Equal($"sha-256=:{Convert.ToBase64String(sha)}:", Assert.Single(whole.Headers.GetValues("Repr-Digest")));
+        Assert.Equal(etag, whole.Headers.ETag!.Tag);
+        Assert.Equal(size, whole.Content.Headers.ContentLength);
+        Assert.Contains("bytes", whole.Headers.AcceptRanges);
+
+        foreach (var match in new[] { etag, $"W/{etag}", $"\"other\", {etag}", "*" })
+        {
+            var (notModified, body, _) = await Get(url, ("If-None-Match", match));
+            Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
+            Assert.Empty(body);
+            Assert.Equal(etag, notModified.Headers.ETag!.Tag);
+        }
+        Assert.Equal(HttpStatusCode.OK, (await Get(url, ("If-None-Match", "\"other\""))).Response.StatusCode);
+
+        foreach (var (header, from, to) in new[]
+                 {
+                     ("bytes=0-0", 0, 0),
+                     ("bytes=1000-1999", 1000, 1999),
+                     ("bytes=299990-", 299_990, size - 1),
+                     ("bytes=-5", size - 5, size - 1),
+                     ("bytes=-999999", 0, size - 1),
+                     ("bytes=100-999999999", 100, size - 1),
+                 })
+        {
+            var (partial, body, contentRange) = await Get(url, ("Range", header));
+            Assert.Equal(HttpStatusCode.PartialContent, partial.StatusCode);
+            Assert.Equal(bytes[from..(to + 1)], body);
+            Assert.Equal($"bytes {from}-{to}/{size}", contentRange);
+            Assert.Equal($"sha-256=:{Convert.ToBase64String(sha)}:", Assert.Single(partial.Headers.GetValues("Repr-Digest")));
+        }
+
+        // Several ranges, or a unit other than bytes: the whole body (documented in README).
+        foreach (var header in new[] { "bytes=0-1,5-6", "items=0-5" })
+        {
+            var (full, body, _) = await Get(url, ("Range", header));
+            Assert.Equal(HttpStatusCode.OK, full.StatusCode);
+            Assert.Equal(bytes, body);
+        }
+        // If-Range: the range only while the client's ETag is still the blob's.
+        Assert.Equal(HttpStatusCode.PartialContent, (await Get(url, ("Range", "bytes=0-9"), ("If-Range", etag))).Response.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Get(url, ("Range", "bytes=0-9"), ("If-Range", "\"older\""))).Response.StatusCode);
+
+        foreach (var (header, says) in new[] { ("bytes=300000-", "outside"), ("bytes=-0", "outside"), ("bytes=5-2", "before"), ("bytes=x-5", "not a byte position") })
+        {
+            var (refused, _, contentRange) = await Get(url, ("Range", header));
+            Assert.Equal(HttpStatusCode.RequestedRangeNotSatisfiable, refused.StatusCode);
+            Assert.Equal($"bytes */{size}", contentRange);
+            var error = (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString();
+            _output.WriteLine($"{header} -> 416 {error}");
+            Assert.Contains(says, error);
+        }
+    }
+
+    [Fact]
+    public async Task A_missing_blob_file_gets_503_and_a_damage_report_and_a_lost_blob_gets_410_naming_it()
+    {
+        var node = await Start("solo", Loopback.FreePort(), seed: null);
+        var store = node.Host.Runtime.Store;
+        var damage = new System.Collections.Concurrent.ConcurrentQueue<BlobDamage>();
+        store.BlobDamaged += damage.Enqueue;
+        var url = Url(node, "/tables/people/records/gus/blobs/photo");
+        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(url, new ByteArrayContent(TestData.Blob(31, 4000)))).StatusCode);
+        var blob = store.Get("people", "gus")!.Blob("photo")!;
+        store.Blobs.Delete(blob.FileId);
+
+        var missing = await _client.GetAsync(url);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, missing.StatusCode);
+        Assert.NotNull(missing.Headers.RetryAfter);
+        _output.WriteLine((await missing.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString());
+        Assert.True(blob.SameContentAs(Assert.Single(damage).Blob));
+        Assert.Contains("missing", damage.Single().Problem);
+
+        store.MarkBlobLost("people", "gus", blob, "no member holds its bytes", 1234);
+        var gone = await _client.GetAsync(url);
+        Assert.Equal(HttpStatusCode.Gone, gone.StatusCode);
+        var error = await gone.Content.ReadFromJsonAsync<JsonElement>();
+        _output.WriteLine(error.ToString());
+        var message = error.GetProperty("error").GetString()!;
+        foreach (var part in new[] { "people", "gus", "photo", blob.FileId }) Assert.Contains(part, message);
+        Assert.Equal(blob.FileId, error.GetProperty("fileId").GetString());
+        Assert.Equal("photo", error.GetProperty("field").GetString());
+        Assert.Single(damage); // lost: nothing more to repair
+
+        // /status shows the scrub (its first pass is an interval away on the defaults).
+        var scrub = (await _client.GetFromJsonAsync<JsonElement>(Url(node, "/status"))).GetProperty("scrub");
+        Assert.Equal(0, scrub.GetProperty("passesCompleted").GetInt64());
+        Assert.False(scrub.GetProperty("running").GetBoolean());
+        Assert.Equal(JsonValueKind.String, scrub.GetProperty("nextPassAt").ValueKind);
+    }
+
+    /// <summary>Sends a GET with the given headers; the body read whole, and the raw Content-Range if any.</summary>
+    private async Task<(HttpResponseMessage Response, byte[] Body, string? ContentRange)> Get(Uri url, params (string Name, string Value)[] headers)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, url);
+        foreach (var (name, value) in headers) Assert.True(request.Headers.TryAddWithoutValidation(name, value), name);
+        var response = await _client.SendAsync(request);
+        var body = await response.Content.ReadAsByteArrayAsync();
+        var contentRange = response.Content.Headers.TryGetValues("Content-Range", out var values) ? values.Single() : null;
+        return (response, body, contentRange);
+    }
+
+    /// <summary>The status and the whole body, or the failure of reading it (a connection cut short of Content-Length).</summary>
+    private async Task<(HttpStatusCode? Status, byte[]? Body, Exception? Failure)> ReadFully(HttpRequestMessage request)
+    {
+        HttpStatusCode? status = null;
+        try
+        {
+            using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            status = response.StatusCode;
+            return (status, await response.Content.ReadAsByteArrayAsync(), null);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException)
+        {
+            return (status, null, e);
+        }
+    }
+
     private async Task<(NodeHost Host, HttpServer Http)> Start(string name, int port, string? seed, string extra = "")
     {
         var dir = Path.Combine(_root, name).Replace("\\", "/");

@@ -71,7 +71,13 @@ internal sealed class BlobScrubActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    protected override void PreStart() => ScheduleNextPass(TimeSpan.Zero);
+    /// <summary>
+    /// The first pass begins a minute after start (or after one interval, if shorter): soon enough that a node restarted
+    /// more often than the interval still scrubs, late enough not to compete with its catch-up after a restart.
+    /// </summary>
+    private static readonly TimeSpan FirstPassAfter = TimeSpan.FromMinutes(1);
+
+    protected override void PreStart() => ScheduleNextPass(-_settings.Interval + (FirstPassAfter < _settings.Interval ? FirstPassAfter : _settings.Interval));
 
     protected override void PostStop() => _pass?.Dispose();
 

@@ -17,6 +17,8 @@ namespace ClusterNode.Tests.EndToEnd;
 public sealed class BytesAtRestSpec : IAsyncLifetime
 {
     private const int BlobBytes = 30 * 1024;
+    private const string ScrubInterval = "2s";
+    private const string FastScrub = "cluster-node.scrub { interval = " + ScrubInterval + ", rate = 64 MiB }";
     private readonly ITestOutputHelper _output;
     private readonly string _root = TestData.TempDirectory("bytes-at-rest");
     private readonly List<NodeProcess> _nodes = new();
@@ -25,12 +27,12 @@ public sealed class BytesAtRestSpec : IAsyncLifetime
     public BytesAtRestSpec(ITestOutputHelper output) => _output = output;
 
     [Fact]
-    public async Task Blob_files_deleted_or_rotten_on_a_follower_and_on_the_origin_are_repaired_from_a_peer()
+    public async Task Blob_files_deleted_or_rotten_on_a_follower_and_on_the_origin_are_never_served_as_good_and_are_repaired_from_a_peer()
     {
         var seedPort = Loopback.FreePort();
-        var n1 = Start("n1", "hocon/local/node1.conf", seedPort, seedPort);
-        var n2 = Start("n2", "hocon/local/node2.conf", Loopback.FreePort(), seedPort);
-        var n3 = Start("n3", "hocon/local/node3.conf", Loopback.FreePort(), seedPort);
+        var n1 = Start("n1", "hocon/local/node1.conf", seedPort, seedPort, FastScrub);
+        var n2 = Start("n2", "hocon/local/node2.conf", Loopback.FreePort(), seedPort, FastScrub);
+        var n3 = Start("n3", "hocon/local/node3.conf", Loopback.FreePort(), seedPort, FastScrub);
         foreach (var node in new[] { n1, n2, n3 }) await _client.Healthy(node);
         for (var i = 0; i < 10; i++) await Write(n1, i);
         await Converged(n1, n2, n3);
@@ -38,15 +40,14 @@ public sealed class BytesAtRestSpec : IAsyncLifetime
         // A follower loses a file; the origin's file of another blob rots in place (same size, other bytes).
         File.Delete(BlobFile(n2, 0));
         var rotten = BlobFile(n1, 1);
-        var otherBytes = TestData.Blob(999, BlobBytes);
-        await File.WriteAllBytesAsync(rotten, otherBytes);
+        await File.WriteAllBytesAsync(rotten, TestData.Blob(999, BlobBytes));
 
-        // The deep verify notices both (and reports them, so repair starts) ...
+        // No read returns the rotten bytes as a complete success.
+        await AssertNotServedAsGood(n1, 1);
         var before = await NodeCli.RunAsync([.. NodeCli.Verify([n1, n2, n3]), "--deep"]);
         _output.WriteLine($"verify --deep before repair: {before}");
         Assert.Equal(1, before.ExitCode);
 
-        // ... and both are repaired from the nodes that hold right copies.
         var clock = System.Diagnostics.Stopwatch.StartNew();
         await Loopback.Eventually(async () =>
         {
@@ -57,6 +58,35 @@ public sealed class BytesAtRestSpec : IAsyncLifetime
         var after = await NodeCli.RunAsync([.. NodeCli.Verify([n1, n2, n3]), "--deep"]);
         Assert.True(after.ExitCode == 0, after.ToString());
         Assert.Equal(TestData.Blob(1, BlobBytes), await _client.GetByteArrayAsync(BlobUrl(n1, 1)));
+
+        // Damage nobody reads or verifies: the scrub finds it within its interval, and the peers' copies repair it.
+        var unread = BlobFile(n3, 5);
+        await File.WriteAllBytesAsync(unread, TestData.Blob(998, BlobBytes));
+        File.Delete(BlobFile(n2, 6));
+        clock.Restart();
+        await Loopback.Eventually(async () =>
+        {
+            Assert.Equal(TestData.Blob(5, BlobBytes), await File.ReadAllBytesAsync(unread));
+            Assert.Equal(TestData.Blob(6, BlobBytes), await File.ReadAllBytesAsync(BlobFile(n2, 6)));
+        }, TimeSpan.FromSeconds(30));
+        _output.WriteLine($"found by the scrub (interval {ScrubInterval}) and repaired {clock.Elapsed.TotalSeconds:F2} s after the damage");
+        Assert.True((await NodeCli.RunAsync([.. NodeCli.Verify([n1, n2, n3]), "--deep"])).ExitCode == 0);
+    }
+
+    /// <summary>A GET of a rotten blob may fail or be cut short, but never be a complete 200 of the wrong bytes.</summary>
+    private async Task AssertNotServedAsGood(NodeProcess node, int i)
+    {
+        try
+        {
+            var response = await _client.GetAsync(BlobUrl(node, i));
+            if (response.StatusCode != HttpStatusCode.OK) return;
+            var body = await response.Content.ReadAsByteArrayAsync();
+            Assert.Equal(TestData.Blob(i, BlobBytes), body); // repaired already: then only the right bytes
+        }
+        catch (HttpRequestException e)
+        {
+            _output.WriteLine($"GET of the rotten blob cut short, as it must be: {e.Message}");
+        }
     }
 
     [Fact]

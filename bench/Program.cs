@@ -1,5 +1,5 @@
 // cluster-node's bench: measures the machine's own limits and cluster-node against them, all in one run, and prints
-// one table. `dotnet ClusterNode.Bench.dll [disk] [catchup] [scrub] [flow]` runs the named parts (all when none is named);
+// one table. `dotnet ClusterNode.Bench.dll [disk] [catchup] [scrub] [repair] [flow]` runs the named parts (all when none is named);
 // bench/run.sh builds Release and runs it.
 using System.Diagnostics;
 using System.Runtime;
@@ -16,7 +16,7 @@ const int flowMessageBytes = 64 * 1024;
 const long windowBytes = 8L << 20;
 var catchUpLimit = TimeSpan.FromSeconds(120);
 
-var parts = args.Length == 0 ? new HashSet<string> { "disk", "catchup", "scrub", "flow" } : args.ToHashSet(StringComparer.OrdinalIgnoreCase);
+var parts = args.Length == 0 ? new HashSet<string> { "disk", "catchup", "scrub", "repair", "flow" } : args.ToHashSet(StringComparer.OrdinalIgnoreCase);
 var table = new Table();
 var root = Path.Combine(Path.GetTempPath(), $"cluster-node-bench-{Guid.NewGuid():N}");
 Directory.CreateDirectory(root);
@@ -32,7 +32,7 @@ try
     // ------------------------------------------------------------------ 1. the disk's limit for durable blobs
     double? diskMBps = null;
     double? batchedDiskMBps = null;
-    if (parts.Contains("disk") || parts.Contains("catchup"))
+    if (parts.Contains("disk") || parts.Contains("catchup") || parts.Contains("repair"))
     {
         DiskLimit.Result MeasureDisk(int syncfsBatch)
         {
@@ -153,6 +153,34 @@ try
             (p, n) => DeliveryFlow.Run(p, payload, n, 50));
         table.Note($"    (3: {header}, {megabytes:F0} MB per run, after a 200-message warm-up" +
                    (creditMBps is { } credit && diskMBps is { } disk ? $"; 3a moves {credit / disk:F1}x the disk limit of line 1)" : ")"));
+    }
+
+    // ------------------------------------------------------------------ 5. repair of lost blob files from a peer
+    if (parts.Contains("repair"))
+    {
+        foreach (var (records, sizeBytes, name) in new[] { (1_000, blobBytes, "50 KiB"), (50, 4 << 20, "4 MiB") })
+        {
+            var aDir = Path.Combine(root, $"repair-a-{records}");
+            await using (var filling = BenchNode.Start(aDir))
+                CatchUp.Fill(filling, 0, records, sizeBytes);
+            var runs = new List<RepairCost.Result>();
+            for (var r = 0; r < repeats; r++)
+            {
+                await using var a = BenchNode.Start(aDir);
+                var bDir = Path.Combine(root, $"repair-b-{records}-{r}");
+                runs.Add(await RepairCost.Run(a, bDir, records, sizeBytes, catchUpLimit));
+                Directory.Delete(bDir, recursive: true);
+            }
+            var label = $"repair: {records} x {name} blob files deleted on B, fetched back from A (sha256 checked, fsync each)";
+            if (runs.FirstOrDefault(x => !x.Repaired) is not null)
+                table.Add("5", label + $" -- NOT REPAIRED in {catchUpLimit.TotalSeconds:F0} s", null, null, "", "");
+            else
+            {
+                var median = Stats.Median(runs, x => x.Elapsed);
+                table.Add("5", label, median.Elapsed, median.MegabytesPerSecond,
+                    diskMBps is { } d ? $"{median.MegabytesPerSecond / d:F2} of 1" : "", Stats.Runs(runs.Select(x => x.Elapsed)));
+            }
+        }
     }
 
     // ------------------------------------------------------------------ 4. the blob scrub

@@ -126,9 +126,10 @@ internal sealed class VerifiedBlobRead(RecordStore store, string table, string i
             await RetryLater($"{Name} failed its sha256 check on this node and is being repaired from a peer").ExecuteAsync(context);
             return;
         }
-        // Part of the body is on its way: only cutting the connection keeps a client from taking it as complete.
-        context.Abort();
+        // Part of the body is on its way: only cutting the connection keeps a client from taking it as complete. The
+        // damage is reported first, so the repair has begun by the time the client sees the cut.
         ReportDamage(problem, written);
+        context.Abort();
     }
 
     private async Task ServeRange(HttpContext context, FileStream file, long first, long last)

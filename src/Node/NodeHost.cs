@@ -40,8 +40,13 @@ public sealed class NodeHost : IAsyncDisposable
         akka.cluster.retry-unsuccessful-join-after = 2s
         """);
 
-    /// <summary>Pause before starting a new ActorSystem, so a storm of failures cannot spin the CPU.</summary>
-    private static readonly TimeSpan RestartBackoff = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// Pause before starting a new ActorSystem, so a storm of failures cannot spin the CPU. Not 1 s: a peer gates the old
+    /// incarnation's address for retry-gate-closed-for (1 s) after it goes, and a new incarnation that associated just as
+    /// that gate lifted had its handshake land on the old association's dying writer; the peer then never got an answer
+    /// back to it, and the new incarnation could not join for minutes (seen in ClusterMembershipSpec under load).
+    /// </summary>
+    private static readonly TimeSpan RestartBackoff = TimeSpan.FromSeconds(3);
 
     private readonly Config _config;
     private readonly Action<ActorSystem>? _onSystemStarted;

@@ -41,9 +41,15 @@ public static class NodeCli
         public override string ToString() => $"exit {ExitCode}\n{Output}{Error}";
     }
 
-    public static async Task<Result> RunAsync(params string[] args)
+    public static Task<Result> RunAsync(params string[] args) => RunAsync(new Dictionary<string, string?>(), args);
+
+    /// <param name="environment">Variables set for the command (a null value: removed).</param>
+    public static async Task<Result> RunAsync(IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (name, value) in environment)
+            if (value is null) info.Environment.Remove(name);
+            else info.Environment[name] = value;
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "cluster-node.dll"));
         foreach (var arg in args) info.ArgumentList.Add(arg);
         using var process = Process.Start(info)!;

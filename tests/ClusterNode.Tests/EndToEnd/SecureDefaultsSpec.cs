@@ -30,7 +30,7 @@ public sealed class SecureDefaultsSpec(ITestOutputHelper output) : IAsyncLifetim
     public async Task An_exposed_or_badly_secured_node_must_refuse_to_start_naming_the_key(string setting, string key)
     {
         var dataDir = Path.Combine(_root, "refused").Replace("\\", "/");
-        var result = await NodeCli.RunAsync("run",
+        var result = await NodeCli.RunAsync(NoTokenVariable, TimeSpan.FromMinutes(1), "run",
             "--set", $"cluster-node.data-dir = \"{dataDir}\"",
             "--set", $"cluster-node.http.port = {Loopback.FreePort()}",
             "--set", $"akka.remote.dot-netty.tcp.port = {Loopback.FreePort()}",

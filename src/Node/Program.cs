@@ -26,12 +26,16 @@ internal static class NodeCommand
                 return await ClusterNode.Node.Commands.MembersCommand.RunAsync(args[1..], Console.Out, Console.Error);
             case "down":
                 return await ClusterNode.Node.Commands.DownCommand.RunAsync(args[1..], Console.Out, Console.Error);
+            case "cert":
+                return ClusterNode.Node.Commands.CertCommand.Run(args[1..], Console.Out, Console.Error);
             default:
                 Console.Error.WriteLine("usage: cluster-node run [--config FILE]... [--set path=value]...");
                 Console.Error.WriteLine("       cluster-node status [--url http://127.0.0.1:8080]");
                 Console.Error.WriteLine("       cluster-node verify [--deep [--max-age SECONDS]] --url URL --url URL...");
                 Console.Error.WriteLine("       cluster-node members [--url http://127.0.0.1:8080]");
                 Console.Error.WriteLine("       cluster-node down ADDRESS [--url http://127.0.0.1:8080]");
+                Console.Error.WriteLine("       cluster-node cert create-ca --out DIR");
+                Console.Error.WriteLine("       cluster-node cert create-node --ca DIR --name NAME [--host H]... --out DIR");
                 return Usage;
         }
 

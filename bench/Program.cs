@@ -1,5 +1,5 @@
 // cluster-node's bench: measures the machine's own limits and cluster-node against them, all in one run, and prints
-// one table. `dotnet ClusterNode.Bench.dll [disk] [catchup] [scrub] [repair] [flow]` runs the named parts (all when none is named);
+// one table. `dotnet ClusterNode.Bench.dll [disk] [catchup] [scrub] [repair] [flow] [tls]` runs the named parts (all when none is named);
 // bench/run.sh builds Release and runs it.
 using System.Diagnostics;
 using System.Runtime;
@@ -16,7 +16,7 @@ const int flowMessageBytes = 64 * 1024;
 const long windowBytes = 8L << 20;
 var catchUpLimit = TimeSpan.FromSeconds(120);
 
-var parts = args.Length == 0 ? new HashSet<string> { "disk", "catchup", "scrub", "repair", "flow" } : args.ToHashSet(StringComparer.OrdinalIgnoreCase);
+var parts = args.Length == 0 ? new HashSet<string> { "disk", "catchup", "scrub", "repair", "flow", "tls" } : args.ToHashSet(StringComparer.OrdinalIgnoreCase);
 var table = new Table();
 var root = Path.Combine(Path.GetTempPath(), $"cluster-node-bench-{Guid.NewGuid():N}");
 Directory.CreateDirectory(root);
@@ -249,6 +249,44 @@ try
             var scrubbed = with.Sum(x => x.FollowerScrubBytes);
             // From each node's start to the end of its catch-up run: A starts a little before B connects.
             table.Note($"    note: with scrub, A's and B's scrubs hashed {scrubbed / 1e6 / with.Count:F0} MB per run on average, from their start to B's catch-up");
+        }
+    }
+
+    // ------------------------------------------------------------------ 6. the cost of mutual TLS on catch-up
+    if (parts.Contains("tls"))
+    {
+        const int records = 1_000;
+        var aDir = Path.Combine(root, "tls-a");
+        await using (var filling = BenchNode.Start(aDir))
+            CatchUp.Fill(filling, 0, records, blobBytes);
+        var (aTls, bTls) = TlsCost.Settings(Path.Combine(root, "tls-certs"));
+        // Plaintext and TLS runs alternate, as in 4b, so a drift of the machine touches both alike; the first pair warms up.
+        var plain = new List<CatchUp.Result>();
+        var secured = new List<CatchUp.Result>();
+        for (var r = -1; r < diskRepeats; r++)
+        {
+            foreach (var tls in new[] { false, true })
+            {
+                await using var a = BenchNode.Start(aDir, tls ? aTls : "");
+                var bDir = Path.Combine(root, $"tls-b-{r}-{tls}");
+                var result = await CatchUp.Run(a, bDir, records, blobBytes, catchUpLimit, tls ? bTls : "");
+                Directory.Delete(bDir, recursive: true);
+                if (r >= 0) (tls ? secured : plain).Add(result);
+            }
+        }
+        var label = $"catch-up {records} x 50 KiB, A -> empty B";
+        if (plain.Concat(secured).FirstOrDefault(x => !x.Converged) is { } failed)
+            table.Add("6", label + $" -- DID NOT CONVERGE in {catchUpLimit.TotalSeconds:F0} s: {failed.LastProblem}", null, null, "", "");
+        else
+        {
+            var plainMedian = Stats.Median(plain, x => x.Elapsed);
+            var securedMedian = Stats.Median(secured, x => x.Elapsed);
+            table.Add("6", label + ", plaintext Akka.Remote", plainMedian.Elapsed, plainMedian.MegabytesPerSecond, "1.00 (reference)", Stats.Runs(plain.Select(x => x.Elapsed)));
+            table.Add("6", label + ", mutual TLS (ECDSA P-256 certificates of one cluster CA)", securedMedian.Elapsed, securedMedian.MegabytesPerSecond,
+                $"time x{securedMedian.Elapsed / plainMedian.Elapsed:F2} of plaintext", Stats.Runs(secured.Select(x => x.Elapsed)));
+            var pairs = plain.Zip(secured, (off, on) => on.Elapsed / off.Elapsed).Order().ToList();
+            table.Note($"    note: time with TLS / time without, per alternating pair: median x{pairs[pairs.Count / 2]:F2} " +
+                       $"(pairs {string.Join(" / ", pairs.Select(p => p.ToString("F2")))})");
         }
     }
 }

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using ClusterNode.Actors.Blobs;
 using ClusterNode.Actors.Replication;
+using ClusterNode.Actors.Security;
 using ClusterNode.Persistence.Blobs;
 using ClusterNode.Persistence.Records;
 
@@ -82,7 +83,9 @@ public sealed class NodeRuntime : IAsyncDisposable
     private static NodeRuntime Start(Config config, ReplicationSettings settings, BlobScrub.Settings scrubSettings, RecordStore store, bool ownsStore,
         Action<ActorSystem>? onSystemStarted)
     {
-        var system = ActorSystem.Create(SystemName, config.WithDefaults());
+        config = config.WithDefaults();
+        // Read again for every incarnation: a certificate renewed on disk is used by the next one.
+        var system = ActorSystem.Create(SystemName, TlsSettings.Create(config).Setup(config));
         try
         {
             onSystemStarted?.Invoke(system);

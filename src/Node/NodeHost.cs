@@ -88,6 +88,8 @@ public sealed class NodeHost : IAsyncDisposable
     public static NodeHost Start(Config config, Action<ActorSystem>? onSystemStarted = null)
     {
         config = config.WithFallback(ClusterDefaults);
+        // Bad TLS settings stop start-up before the store is opened, naming the key.
+        ClusterNode.Actors.Security.TlsSettings.Create(config.WithDefaults());
         var store = NodeRuntime.OpenStore(ClusterNode.Actors.Replication.ReplicationSettings.Create(config));
         try
         {
@@ -133,7 +135,7 @@ public sealed class NodeHost : IAsyncDisposable
         var port = config.GetInt("akka.remote.dot-netty.tcp.public-port") is > 0 and var publicPort ? publicPort : config.GetInt("akka.remote.dot-netty.tcp.port");
         var self = $"akka.tcp://{NodeRuntime.SystemName}@{host}:{port}";
         var seeds = config.GetStringList("akka.cluster.seed-nodes")
-            .Where(seed => seed != self)
+            .Where(seed => seed != self && seed != self.Replace("akka.tcp://", "akka.ssl.tcp://")) // either scheme: TLS may be on
             .Prepend(joinTarget.ToString())
             .Distinct();
         return ConfigurationFactory.ParseString($"akka.cluster.seed-nodes = [{string.Join(", ", seeds.Select(seed => $"\"{seed}\""))}]").WithFallback(config);

@@ -26,27 +26,39 @@ internal static class NodeCommand
                 return await ClusterNode.Node.Commands.MembersCommand.RunAsync(args[1..], Console.Out, Console.Error);
             case "down":
                 return await ClusterNode.Node.Commands.DownCommand.RunAsync(args[1..], Console.Out, Console.Error);
+            case "token":
+                return ClusterNode.Node.Commands.TokenCommand.Run(args[1..], Console.Out, Console.Error);
+            case "cert":
+                return ClusterNode.Node.Commands.CertCommand.Run(args[1..], Console.Out, Console.Error);
             default:
                 Console.Error.WriteLine("usage: cluster-node run [--config FILE]... [--set path=value]...");
-                Console.Error.WriteLine("       cluster-node status [--url http://127.0.0.1:8080]");
-                Console.Error.WriteLine("       cluster-node verify [--deep [--max-age SECONDS]] --url URL --url URL...");
-                Console.Error.WriteLine("       cluster-node members [--url http://127.0.0.1:8080]");
-                Console.Error.WriteLine("       cluster-node down ADDRESS [--url http://127.0.0.1:8080]");
+                Console.Error.WriteLine("       cluster-node status [--url http://127.0.0.1:8080] [--token TOKEN]");
+                Console.Error.WriteLine("       cluster-node verify [--deep [--max-age SECONDS]] --url URL --url URL... [--token TOKEN]");
+                Console.Error.WriteLine("       cluster-node members [--url http://127.0.0.1:8080] [--token TOKEN]");
+                Console.Error.WriteLine("       cluster-node down ADDRESS [--url http://127.0.0.1:8080] [--token TOKEN]");
+                Console.Error.WriteLine("       cluster-node token create [--role read|write|admin]");
+                Console.Error.WriteLine("       cluster-node cert create-ca --out DIR");
+                Console.Error.WriteLine("       cluster-node cert create-node --ca DIR --name NAME [--host H]... --out DIR");
+                Console.Error.WriteLine("  (--token defaults to the CLUSTER_NODE_TOKEN environment variable)");
                 return Usage;
         }
 
         Config config;
         HttpSettings httpSettings;
+        IReadOnlyList<string> insecure;
         try
         {
             config = Load(args[1..]);
             httpSettings = HttpSettings.Create(config.WithDefaults());
+            insecure = SecureDefaults.Enforce(config, httpSettings);
         }
         catch (Exception e) when (e is ArgumentException or IOException or ConfigurationException)
         {
             Console.Error.WriteLine($"cluster-node: {e.Message}");
             return Usage;
         }
+
+        foreach (var exposure in insecure) Console.Error.WriteLine($"cluster-node: warning: {exposure} ({SecureDefaults.AllowInsecureKey} = on)");
 
         NodeHost node;
         try

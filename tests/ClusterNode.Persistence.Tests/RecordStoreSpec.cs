@@ -90,6 +90,33 @@ public sealed class RecordStoreSpec(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void A_replicated_record_naming_an_existing_file_id_with_the_same_size_but_another_hash_must_save_its_bytes()
+    {
+        using var store = NewStore("local");
+        var held = SaveBlob(store.Blobs, "image", Encoding.UTF8.GetBytes("the bytes this node holds"));
+        store.PutBlob("t", "mine", held);
+        var other = Encoding.UTF8.GetBytes("other bytes of equal size");
+        Assert.Equal(held.Size, other.Length);
+        var forged = new BlobRef("image", held.FileId, held.Size, SHA256.HashData(other));
+
+        // Known held (hashed by this node's writer) and not: a file that was never hashed is hashed now.
+        var applied = store.ApplyReplicated([Rec("r1", V(BaseMs, "peer"), "{}", forged)]);
+        AssertBlobs([forged], applied[0].BlobsToSave);
+        var restarted = new BlobStore(store.Blobs.Directory); // forgets what was hashed, as a restart does
+        Assert.False(restarted.IsPresent(forged));
+        Assert.True(restarted.IsPresent(held));
+
+        // The same version again (the repair path) and an older one sharing the blob still owe the bytes.
+        AssertBlobs([forged], store.ApplyReplicated([Rec("r1", V(BaseMs, "peer"), "{}", forged)])[0].BlobsToSave);
+        // A local write keeping that blob would issue a version whose bytes this node does not hold.
+        _nowMs = BaseMs + 1000;
+        Assert.Throws<BlobBytesPendingException>(() => store.PutData("t", "r1", Json("{\"v\":2}")));
+        Assert.Equal("{}", Text(store.Get("t", "r1")));
+        // The record whose bytes the file really holds is untouched.
+        AssertBlobs([held], store.PutData("t", "mine", Json("{\"v\":2}")).Record.Blobs);
+    }
+
+    [Fact]
     public void An_older_version_still_brings_the_bytes_of_a_blob_the_current_version_shares_and_lacks()
     {
         using var store = NewStore("local");

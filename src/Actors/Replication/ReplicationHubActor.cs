@@ -147,6 +147,16 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
 
     private void OnSubscribe(Subscribe subscribe)
     {
+        // A Subscribe costs a full copy of the data and can replace a follower's stream: only a member may send one,
+        // for a receiver of its own. The sender's address comes from the transport; the receiver path is what the
+        // requester wrote, so it must name that same node, or one node could aim a stream at another.
+        var from = Sender.Path.Address;
+        if (subscribe.Receiver.Path.Address != from || !IsKnownPeer(from))
+        {
+            _log.Warning("refused subscription from {0} for follower {1} with receiver {2}: {3}", from, subscribe.FollowerNodeId, subscribe.Receiver.Path,
+                subscribe.Receiver.Path.Address != from ? "its receiver is not at the sender's address" : "the sender is not a member this node replicates with");
+            return;
+        }
         if (!RecordStore.IsValidNodeId(subscribe.FollowerNodeId) || subscribe.FollowerNodeId == _store.NodeId || subscribe.FromSequence < 1 || subscribe.WindowBytes <= 0)
         {
             _log.Error("refused subscription {0}: follower id, start sequence or window is invalid", subscribe);
@@ -163,6 +173,14 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
         Context.Watch(sender);
         _senders[subscribe.FollowerNodeId] = sender;
     }
+
+    /// <summary>
+    /// A node this hub was told to connect to (a cluster member, see ConnectPeer) and not told to let go: one it has a
+    /// receiver for, is asking for its identity, or will start a receiver for.
+    /// </summary>
+    private bool IsKnownPeer(Address address) =>
+        !address.HasLocalScope &&
+        (_connecting.Contains(address) || _receivers.Values.Any(r => r.Address == address) || _startWhenStopped.Values.Any(s => s.Address == address));
 
     private void OnIdentity(NodeIdentity identity, Address address)
     {

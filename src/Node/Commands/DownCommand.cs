@@ -14,18 +14,19 @@ public static class DownCommand
     {
         if (options.Length == 0 || options[0].StartsWith("--", StringComparison.Ordinal))
         {
-            error.WriteLine("usage: cluster-node down ADDRESS [--url URL]  (ADDRESS as `cluster-node members` shows it)");
+            error.WriteLine("usage: cluster-node down ADDRESS [--url URL] [--token TOKEN]  (ADDRESS as `cluster-node members` shows it)");
             return CommandLine.Usage;
         }
-        if (CommandLine.NodeUrl(options[1..], error) is not { } url) return CommandLine.Usage;
-        using var client = CommandLine.Client();
+        if (CommandLine.WithToken(options[1..], error) is not ({ } rest, var token) || CommandLine.NodeUrl(rest, error) is not { } url) return CommandLine.Usage;
+        using var client = CommandLine.Client(token);
         try
         {
             var response = await client.PostAsJsonAsync(new Uri(url, "/members/down"), new { address = options[0] });
-            var body = await response.Content.ReadFromJsonAsync<JsonElement>();
             if (!response.IsSuccessStatusCode)
             {
-                error.WriteLine($"cluster-node down: {body.GetProperty("error").GetString()}");
+                error.WriteLine($"cluster-node down: {await CommandLine.Refusal(response)}");
+                // Not the operator's usage: the same command with the right token would work.
+                if ((int)response.StatusCode is 401 or 403) return 1;
                 return (int)response.StatusCode is >= 400 and < 500 ? CommandLine.Usage : 1;
             }
             output.WriteLine($"{options[0]} is marked down; the cluster removes it, and it can only come back as a new incarnation");

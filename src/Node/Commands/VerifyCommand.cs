@@ -1,4 +1,3 @@
-using System.Net.Http.Json;
 using System.Text.Json;
 
 namespace ClusterNode.Node.Commands;
@@ -15,6 +14,8 @@ public static class VerifyCommand
 
     public static async Task<int> RunAsync(string[] options, TextWriter output, TextWriter error)
     {
+        if (CommandLine.WithToken(options, error) is not ({ } withoutToken, var token)) return CommandLine.Usage;
+        options = withoutToken;
         var deep = false;
         var maxAgeSeconds = 0;
         var rest = new List<string>();
@@ -36,15 +37,15 @@ public static class VerifyCommand
         if (urls is null) return CommandLine.Usage;
         if (urls.Count < 2)
         {
-            error.WriteLine("usage: cluster-node verify [--deep [--max-age SECONDS]] --url URL --url URL...  (at least two nodes)");
+            error.WriteLine("usage: cluster-node verify [--deep [--max-age SECONDS]] --url URL --url URL... [--token TOKEN]  (at least two nodes)");
             return CommandLine.Usage;
         }
-        using var client = CommandLine.Client();
+        using var client = CommandLine.Client(token);
         try
         {
             var tables = new SortedSet<string>(StringComparer.Ordinal);
             foreach (var url in urls)
-                tables.UnionWith(await client.GetFromJsonAsync<string[]>(new Uri(url, "/tables")) ?? []);
+                tables.UnionWith((await CommandLine.GetJsonAsync(client, new Uri(url, "/tables"))).Deserialize<string[]>() ?? []);
 
             var differences = 0;
             foreach (var table in tables)
@@ -53,7 +54,7 @@ public static class VerifyCommand
                 foreach (var url in urls)
                 {
                     var query = deep ? $"?deep=true&maxAgeSeconds={maxAgeSeconds}" : "";
-                    var entries = await client.GetFromJsonAsync<JsonElement[]>(new Uri(url, $"/tables/{table}/digest{query}")) ?? [];
+                    var entries = (await CommandLine.GetJsonAsync(client, new Uri(url, $"/tables/{table}/digest{query}"))).EnumerateArray().ToList();
                     digests.Add(entries.ToDictionary(e => e.GetProperty("id").GetString()!, e => e.GetProperty("version").GetString() + " " + e.GetProperty("blobs").GetRawText()));
                 }
                 foreach (var id in digests.SelectMany(d => d.Keys).Distinct().Order(StringComparer.Ordinal))

@@ -191,28 +191,8 @@ public static class HttpApi
         routes.MapPost("/members/down", async (HttpRequest request) =>
         {
             var body = await ReadLimited(request.Body, 4096);
-            string? text;
-            try
-            {
-                using var json = JsonDocument.Parse(body ?? []);
-                text = json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty("address", out var a) && a.ValueKind == JsonValueKind.String
-                    ? a.GetString()
-                    : null;
-            }
-            catch (JsonException e)
-            {
-                return Error(400, $"body is not valid JSON: {e.Message}");
-            }
-            if (text is null) return Error(400, "body must be a JSON object with \"address\", e.g. {\"address\": \"akka.tcp://cluster-node@127.0.0.1:4054\"}");
-            Akka.Actor.Address address;
-            try
-            {
-                address = Akka.Actor.Address.Parse(text);
-            }
-            catch (Exception e) when (e is UriFormatException or ArgumentException or FormatException)
-            {
-                return Error(400, $"'{text}' is not a member address such as akka.tcp://cluster-node@127.0.0.1:4054");
-            }
+            var (address, problem) = DownBody(body ?? []);
+            if (address is null) return Error(400, problem!);
             var cluster = Cluster.Get(current().System);
             if (cluster.State.Members.All(m => m.Address != address)) return Error(404, $"{address} is not a member of this cluster");
             cluster.Down(address);
@@ -293,12 +273,44 @@ public static class HttpApi
         }
     }
 
+    /// <summary>The address a <c>/members/down</c> body names, or why it names none (for a 400).</summary>
+    internal static (Akka.Actor.Address? Address, string? Problem) DownBody(byte[] body)
+    {
+        string? text;
+        try
+        {
+            using var json = JsonDocument.Parse(body);
+            text = json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty("address", out var a) && a.ValueKind == JsonValueKind.String
+                ? a.GetString()
+                : null;
+        }
+        catch (JsonException e)
+        {
+            return (null, $"body is not valid JSON: {e.Message}");
+        }
+        catch (InvalidOperationException e)
+        {
+            // JsonDocument lets invalid UTF-8 inside a string through, and GetString then throws (found by fuzzing: it
+            // was a 500); so does an escape that is no valid Unicode, such as a lone \ud800.
+            return (null, $"body's address is not valid UTF-8 or Unicode: {e.Message}");
+        }
+        if (text is null) return (null, "body must be a JSON object with \"address\", e.g. {\"address\": \"akka.tcp://cluster-node@127.0.0.1:4054\"}");
+        try
+        {
+            return (Akka.Actor.Address.Parse(text), null);
+        }
+        catch (Exception e) when (e is UriFormatException or ArgumentException or FormatException)
+        {
+            return (null, $"'{text}' is not a member address such as akka.tcp://cluster-node@127.0.0.1:4054");
+        }
+    }
+
     /// <summary>
     /// Why a record body cannot be stored as it is, or null: it must be UTF-8 throughout (JSON's own parser lets invalid
     /// bytes through, and they would be read back as U+FFFD), valid JSON, an object, and every escaped string valid
     /// Unicode (a lone surrogate such as \ud800 parses but cannot be written out again, so the record would be unreadable).
     /// </summary>
-    private static string? RecordBodyProblem(byte[] body)
+    internal static string? RecordBodyProblem(byte[] body)
     {
         if (InvalidUtf8At(body) is { } offset)
             return $"record body is not valid UTF-8: the byte sequence at offset {offset} (starting 0x{body[offset]:X2}) is not UTF-8";

@@ -9,7 +9,10 @@ using Microsoft.Extensions.Logging;
 
 namespace ClusterNode.Node.Http;
 
-/// <summary>The node's HTTP API on Kestrel, bound to <c>cluster-node.http.host</c>/<c>port</c> (0: any free port).</summary>
+/// <summary>
+/// The node's HTTP API on Kestrel, bound to <c>cluster-node.http.host</c>/<c>port</c> (0: any free port), over TLS with
+/// the node's certificate when <c>https = on</c>, every request but /health authenticated when tokens are configured.
+/// </summary>
 public sealed class HttpServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
@@ -31,9 +34,13 @@ public sealed class HttpServer : IAsyncDisposable
             // The API enforces record.max-size and blob.max-size itself while streaming; Kestrel's own 30 MB
             // default would refuse a large blob before it is read.
             kestrel.Limits.MaxRequestBodySize = null;
-            kestrel.Listen(IPAddress.TryParse(settings.Host, out var address) ? address : IPAddress.Loopback, settings.Port);
+            kestrel.Listen(IPAddress.TryParse(settings.Host, out var address) ? address : IPAddress.Loopback, settings.Port, listen =>
+            {
+                if (settings.Certificate is { } certificate) listen.UseHttps(certificate);
+            });
         });
         var app = builder.Build();
+        app.Use(new ApiAuthentication(settings.Tokens).InvokeAsync);
         HttpApi.Map(app, node);
         await app.StartAsync();
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

@@ -1,14 +1,28 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Akka.Configuration;
 
 namespace ClusterNode.Node.Http;
 
-/// <summary><c>cluster-node.http</c>: where the HTTP API listens; read once and checked at start-up.</summary>
+/// <summary>
+/// <c>cluster-node.http</c>: where the HTTP API listens, the tokens it accepts and, with <c>https = on</c>, the node's
+/// certificate (<c>cluster-node.tls.certificate</c>); read once and checked at start-up.
+/// </summary>
 public sealed record HttpSettings(string Host, int Port)
 {
+    public const string CertificateKey = "cluster-node.tls.certificate";
+
+    /// <summary>Empty: the API is open.</summary>
+    public IReadOnlyList<ApiToken> Tokens { get; init; } = [];
+
+    /// <summary>Null: plain HTTP.</summary>
+    public X509Certificate2? Certificate { get; init; }
+
     public static HttpSettings Create(Config config)
     {
         string host;
         int port;
+        bool https;
         try
         {
             host = config.GetString("cluster-node.http.host", "127.0.0.1");
@@ -18,8 +32,61 @@ public sealed record HttpSettings(string Host, int Port)
         {
             throw new ConfigurationException($"cluster-node.http: host must be a string and port a number ({e.Message})");
         }
+        try
+        {
+            https = config.GetBoolean("cluster-node.http.https", false);
+        }
+        catch (Exception e)
+        {
+            throw new ConfigurationException($"cluster-node.http.https must be on or off ({e.Message})");
+        }
         if (string.IsNullOrWhiteSpace(host)) throw new ConfigurationException("cluster-node.http.host must be set");
         if (port is < 0 or > 65535) throw new ConfigurationException($"cluster-node.http.port: {port} is not a port (0 to 65535)");
-        return new HttpSettings(host, port);
+        return new HttpSettings(host, port)
+        {
+            Tokens = ApiAuthentication.ReadTokens(config),
+            Certificate = https ? LoadCertificate(config) : null,
+        };
+    }
+
+    /// <summary>
+    /// The node's certificate with its private key: a .pfx/.p12 by its extension, else PEM (as `cert create-node` writes
+    /// it), its key in the same file or beside it with the extension .key; encrypted when certificate-password is set.
+    /// </summary>
+    public static X509Certificate2 LoadCertificate(Config config)
+    {
+        string path, password;
+        try
+        {
+            path = config.GetString(CertificateKey, "");
+            password = config.GetString("cluster-node.tls.certificate-password", "");
+        }
+        catch (Exception e)
+        {
+            throw new ConfigurationException($"{CertificateKey} and certificate-password must be strings ({e.Message})");
+        }
+        if (string.IsNullOrWhiteSpace(path))
+            throw new ConfigurationException($"cluster-node.http.https = on needs {CertificateKey} (this node's certificate and key)");
+        if (!File.Exists(path)) throw new ConfigurationException($"{CertificateKey}: '{path}' does not exist");
+        X509Certificate2 certificate;
+        try
+        {
+            if (Path.GetExtension(path).ToLowerInvariant() is ".pfx" or ".p12")
+                certificate = X509CertificateLoader.LoadPkcs12FromFile(path, password.Length == 0 ? null : password);
+            else
+            {
+                var keyPath = File.ReadAllText(path).Contains("PRIVATE KEY", StringComparison.Ordinal) ? path : Path.ChangeExtension(path, ".key");
+                if (!File.Exists(keyPath)) throw new ConfigurationException($"{CertificateKey}: '{path}' holds no private key and '{keyPath}' does not exist");
+                certificate = password.Length == 0
+                    ? X509Certificate2.CreateFromPemFile(path, keyPath)
+                    : X509Certificate2.CreateFromEncryptedPemFile(path, password, keyPath);
+            }
+        }
+        catch (Exception e) when (e is CryptographicException or IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            throw new ConfigurationException($"{CertificateKey}: cannot load '{path}' as a certificate with its key: {e.Message}");
+        }
+        if (!certificate.HasPrivateKey) throw new ConfigurationException($"{CertificateKey}: '{path}' holds no private key");
+        return certificate;
     }
 }

@@ -14,9 +14,9 @@ public sealed partial class BlobStore
 {
     private const string TempDirectoryName = "tmp";
     private readonly string _tempDirectory;
-    // Files a full hash found right, with the length and last write time they had then: a Range read, which cannot
-    // hash the whole file as it goes, is served only from these.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (long Length, DateTime WrittenUtc, DateTime VerifiedUtc)> _verified = new();
+    // Files a full hash found right, with the hash, length and last write time they had then: a Range read, which
+    // cannot hash the whole file as it goes, is served only from these, and presence trusts them instead of hashing.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (byte[] Sha256, long Length, DateTime WrittenUtc, DateTime VerifiedUtc)> _verified = new();
 
     public BlobStore(string directory)
     {
@@ -50,21 +50,34 @@ public sealed partial class BlobStore
         return Path.Combine(Directory, fileId);
     }
 
-    /// <summary>Present with the expected size: the cheap check, enough for a file this store renamed into place.</summary>
-    public bool IsPresent(BlobRef blob)
+    /// <summary>
+    /// A file of the expected size is there: says nothing of its bytes (any blob of that size under that file id passes),
+    /// so it only ever decides that a blob is missing, never that it is held.
+    /// </summary>
+    public bool HasFileOfSize(BlobRef blob)
     {
         var info = new FileInfo(PathOf(blob.FileId));
         return info.Exists && info.Length == blob.Size;
     }
 
-    /// <summary>Present and its bytes hash to what the record says: the full check used before trusting a file.</summary>
+    /// <summary>
+    /// Held: the file hashes to the record's sha256. Trusts a hash taken since the file was last written (this store's
+    /// writer hashed it on the way in, or a read, the scrub or a repair hashed it whole), else hashes it now and
+    /// remembers. A frame naming an existing file id with the same size but other bytes is therefore not held.
+    /// </summary>
+    public bool IsPresent(BlobRef blob) => IsVerified(blob) || Verify(blob);
+
+    /// <summary>Present and its bytes hash to what the record says (hashed now, and remembered as verified).</summary>
     public bool Verify(BlobRef blob)
     {
-        if (!IsPresent(blob)) return false;
+        if (!HasFileOfSize(blob)) return false;
         try
         {
+            var written = File.GetLastWriteTimeUtc(PathOf(blob.FileId));
             using var stream = OpenRead(blob.FileId);
-            return SHA256.HashData(stream).AsSpan().SequenceEqual(blob.Sha256);
+            if (stream.Length != blob.Size || !SHA256.HashData(stream).AsSpan().SequenceEqual(blob.Sha256)) return false;
+            Remember(blob, stream.Length, written);
+            return true;
         }
         catch (FileNotFoundException)
         {
@@ -76,13 +89,20 @@ public sealed partial class BlobStore
     public void MarkVerified(BlobRef blob)
     {
         var info = new FileInfo(PathOf(blob.FileId));
-        if (info.Exists && info.Length == blob.Size) _verified[blob.FileId] = (info.Length, info.LastWriteTimeUtc, DateTime.UtcNow);
+        if (info.Exists && info.Length == blob.Size) Remember(blob, info.Length, info.LastWriteTimeUtc);
     }
 
-    /// <summary>Hashed whole and found right (within <paramref name="maxAge"/> when given), and not written since.</summary>
+    private void Remember(BlobRef blob, long length, DateTime writtenUtc) =>
+        _verified[blob.FileId] = (blob.Sha256.ToArray(), length, writtenUtc, DateTime.UtcNow);
+
+    /// <summary>
+    /// Hashed whole and found to be <paramref name="blob"/>'s bytes (its sha256: another record may name the same file
+    /// id with other bytes), within <paramref name="maxAge"/> when given, and not written since.
+    /// </summary>
     public bool IsVerified(BlobRef blob, TimeSpan? maxAge = null)
     {
         if (!_verified.TryGetValue(blob.FileId, out var seen)) return false;
+        if (!seen.Sha256.AsSpan().SequenceEqual(blob.Sha256) || seen.Length != blob.Size) return false;
         if (maxAge is { } age && DateTime.UtcNow - seen.VerifiedUtc > age) return false;
         var info = new FileInfo(PathOf(blob.FileId));
         return info.Exists && info.Length == seen.Length && info.LastWriteTimeUtc == seen.WrittenUtc;
@@ -228,6 +248,8 @@ public sealed class BlobWriter : IDisposable
         _file.Dispose();
         _store.Place(TempPath, _sealed.FileId);
         _finished = true;
+        // Hashed on the way in and sealed against that hash: presence need not hash it again.
+        _store.MarkVerified(_sealed);
     }
 
     public void Dispose()

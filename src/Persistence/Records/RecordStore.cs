@@ -150,8 +150,11 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
     /// Attaches a blob already sealed in the blob store; creates the record ({}) if there is none. A refused write
     /// leaves the blob's file to the caller (or to the orphan collection at the next start).
     /// </summary>
-    public LocalWrite PutBlob(string table, string id, BlobRef blob) =>
-        WriteLocal(table, id, (existing, version) => WithBlob(table, id, existing, version, blob))!;
+    public LocalWrite PutBlob(string table, string id, BlobRef blob)
+    {
+        Blobs.IsPresent(blob); // hashed here, outside the write lock, unless its writer already did
+        return WriteLocal(table, id, (existing, version) => WithBlob(table, id, existing, version, blob))!;
+    }
 
     private static StoredRecord WithBlob(string table, string id, StoredRecord? existing, RecordVersion version, BlobRef blob)
     {
@@ -180,6 +183,9 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
     private LocalWrite? WriteLocal(string table, string id, Func<StoredRecord?, RecordVersion, StoredRecord?> build)
     {
         if (_writeRefusal is { } refusal) throw new WritesRefusedException(refusal);
+        // Hashes the blobs the write may keep before taking the write lock (a file not hashed since this process
+        // started, say), so that the check under the lock finds them verified and costs no more than a stat.
+        foreach (var kept in Live(Get(table, id))?.Blobs ?? []) Blobs.IsPresent(kept);
         StoredRecord? record;
         long sequence;
         lock (_writeGate)
@@ -194,7 +200,8 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
                 // Before anything else: a record that breaks the cluster's limits (one that would not fit a frame
                 // among them) must never enter the audit log, where it would stall every stream that reaches it.
                 if (Limits.Check(record) is { } violation) throw new RecordLimitExceededException(violation);
-                var pending = record.Blobs.Where(b => !Blobs.IsPresent(b)).Select(b => b.Field).ToArray();
+                // Known held only: no hashing under the lock (the kept blobs were hashed above, a new one by its writer).
+                var pending = record.Blobs.Where(b => !Blobs.IsVerified(b)).Select(b => b.Field).ToArray();
                 if (pending.Length > 0) throw new BlobBytesPendingException(table, id, pending);
                 // A kept blob may have been renamed into place by a replication save whose directory fsync has not
                 // run yet; this version names it, so it must be durable first.
@@ -238,7 +245,9 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
                         lastSequence = ++next;
                         Append(tx, key, record, lastSequence);
                         if (existing is not null) superseded.Add((key, existing));
-                        outcomes[i] = new ApplyOutcome(ApplyKind.Applied, lastSequence, record.Blobs.Where(b => !Blobs.IsPresent(b)).ToArray());
+                        // Only a blob known held (hashed since its file was written) is taken as held here; any other
+                        // file is hashed after the commit, outside the write lock.
+                        outcomes[i] = new ApplyOutcome(ApplyKind.Applied, lastSequence, record.Blobs.Where(b => !Blobs.IsVerified(b)).ToArray());
                     }
                     else if (record.Version == existing.Version)
                     {
@@ -248,7 +257,7 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
                     {
                         // An older version is dropped, but its bytes may still be owed: a newer local write can carry
                         // over a blob whose bytes had not arrived yet, and only this record brings them.
-                        var owed = record.Blobs.Where(b => existing.Blobs.Any(b.SameContentAs) && !Blobs.IsPresent(b)).ToArray();
+                        var owed = record.Blobs.Where(b => existing.Blobs.Any(b.SameContentAs) && !Blobs.IsVerified(b)).ToArray();
                         outcomes[i] = new ApplyOutcome(ApplyKind.Stale, 0, owed);
                     }
                 }
@@ -257,11 +266,14 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
             }
             DeleteUnreferencedBlobs(superseded);
         }
-        // The repair path: outside the transaction, because hashing a large file must not hold the writer.
+        // Outside the transaction, because hashing a large file must not hold the writer: the repair path (the same
+        // version again), and files of a blob not known held that may hold other bytes than the record's.
         for (var i = 0; i < records.Count; i++)
         {
             if (outcomes[i].Kind == ApplyKind.Same)
                 outcomes[i] = outcomes[i] with { BlobsToSave = records[i].Blobs.Where(b => !Blobs.Verify(b)).ToArray() };
+            else if (outcomes[i].BlobsToSave.Count > 0)
+                outcomes[i] = outcomes[i] with { BlobsToSave = outcomes[i].BlobsToSave.Where(b => !Blobs.IsPresent(b)).ToArray() };
         }
         // A blob found present may have been renamed into place by a save whose directory fsync has not run
         // yet; the caller will count it durable, so make it so (one fsync for the frame, only when needed).

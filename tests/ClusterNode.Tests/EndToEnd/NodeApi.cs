@@ -41,15 +41,35 @@ public static class NodeCli
         public override string ToString() => $"exit {ExitCode}\n{Output}{Error}";
     }
 
-    public static async Task<Result> RunAsync(params string[] args)
+    public static Task<Result> RunAsync(params string[] args) => RunAsync(new Dictionary<string, string?>(), args);
+
+    /// <param name="environment">Variables set for the command (a null value: removed).</param>
+    public static Task<Result> RunAsync(IReadOnlyDictionary<string, string?> environment, params string[] args) =>
+        RunAsync(environment, Timeout.InfiniteTimeSpan, args);
+
+    /// <param name="within">A command still running then is killed, and its result is exit -1 (for a `run` that should
+    /// have refused to start: the test then fails instead of waiting for ever).</param>
+    public static async Task<Result> RunAsync(IReadOnlyDictionary<string, string?> environment, TimeSpan within, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (name, value) in environment)
+            if (value is null) info.Environment.Remove(name);
+            else info.Environment[name] = value;
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "cluster-node.dll"));
         foreach (var arg in args) info.ArgumentList.Add(arg);
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(within);
+        }
+        catch (TimeoutException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            return new Result(-1, await stdout, await stderr + $"\n(still running after {within}: killed)");
+        }
         return new Result(process.ExitCode, await stdout, await stderr);
     }
 

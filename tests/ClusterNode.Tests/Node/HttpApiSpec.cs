@@ -342,8 +342,10 @@ public sealed class HttpApiSpec : IAsyncLifetime
         var etag = $"\"{Convert.ToHexStringLower(sha)}\"";
         var blob = store.Get("people", "fay")!.Blob("photo")!;
 
-        // A range before any full read: the whole file is hashed first, then remembered as verified.
-        Assert.False(store.Blobs.IsVerified(blob));
+        // The writer hashed the upload on its way in; forgotten here, as after a restart, a range before any full read
+        // has the whole file hashed first, then remembered as verified.
+        Assert.True(store.Blobs.IsVerified(blob));
+        store.Blobs.ForgetVerified(blob.FileId);
         var (first, firstBody, _) = await Get(url, ("Range", "bytes=0-99"));
         Assert.Equal(HttpStatusCode.PartialContent, first.StatusCode);
         Assert.Equal(bytes[..100], firstBody);

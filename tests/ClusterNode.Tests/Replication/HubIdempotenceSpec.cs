@@ -7,8 +7,9 @@ namespace ClusterNode.Tests.Replication;
 
 /// <summary>
 /// The hub under repeated and racing events, as a flapping network delivers them: membership saying up, down, up in a
-/// burst, and subscriptions repeated (a retransmitted or forged Subscribe with the same epoch). Whatever the order, the
-/// follower ends with one stream per peer, every record and blob byte-exact, and its cursor at the peer's last sequence.
+/// burst, and a forged Subscribe repeated (naming a real follower, sent from no member). Whatever the order, the
+/// follower ends with one stream per peer, every record and blob byte-exact, and its cursor at the peer's last sequence;
+/// the forged Subscribe starts nothing.
 /// </summary>
 public sealed class HubIdempotenceSpec : Akka.TestKit.Xunit2.TestKit, IAsyncLifetime
 {
@@ -23,6 +24,7 @@ public sealed class HubIdempotenceSpec : Akka.TestKit.Xunit2.TestKit, IAsyncLife
     {
         var a = _nodes.Start("a");
         var b = _nodes.Start("b");
+        a.Hub.Tell(new ReplicationHub.ConnectPeer(b.Address)); // A serves only members it knows
         for (var i = 0; i < 10; i++) a.WriteRecordWithBlob(Table, TestData.Id(i), $$"""{"n":{{i}}}""", Field, TestData.Blob(i, 20_000));
 
         // Up, down and up again in a burst, each event repeated: every receiver stopped here must be gone before the
@@ -37,12 +39,12 @@ public sealed class HubIdempotenceSpec : Akka.TestKit.Xunit2.TestKit, IAsyncLife
         b.Hub.Tell(new ReplicationHub.ConnectPeer(a.Address));
         b.Hub.Tell(new ReplicationHub.ConnectPeer(a.Address));
 
-        // A subscription for B repeated twice with one epoch, its stream going nowhere useful: B's own stream from A is
-        // replaced, and B must notice the silence and subscribe again.
+        // A subscription in B's name repeated twice with one epoch, from a probe that is no member: A refuses it, so B's
+        // own stream from A is not replaced and the probe never gets a frame.
         var stray = CreateTestProbe();
         var repeated = new Subscribe(b.Store.NodeId, 1, 1, 1 << 20, stray.Ref);
-        a.Hub.Tell(repeated);
-        a.Hub.Tell(repeated);
+        a.Hub.Tell(repeated, stray.Ref);
+        a.Hub.Tell(repeated, stray.Ref);
         for (var i = 10; i < 20; i++) a.WriteRecordWithBlob(Table, TestData.Id(i), $$"""{"n":{{i}}}""", Field, TestData.Blob(i, 20_000));
 
         await AwaitAssertAsync(async () =>
@@ -53,6 +55,7 @@ public sealed class HubIdempotenceSpec : Akka.TestKit.Xunit2.TestKit, IAsyncLife
         }, TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(200));
         for (var i = 0; i < 20; i++) Assert.Equal(TestData.Blob(i, 20_000), b.ReadBlob(Table, TestData.Id(i), Field));
         Assert.Single((await a.StatusAsync()).Followers);
+        await stray.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(500));
     }
 
     public Task InitializeAsync() => Task.CompletedTask;

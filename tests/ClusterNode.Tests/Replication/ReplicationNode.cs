@@ -47,7 +47,15 @@ public sealed class ReplicationNode : IAsyncDisposable
         return new ReplicationNode(name, dataDirectory, runtime);
     }
 
-    public void ConnectTo(ReplicationNode peer) => Runtime.ConnectTo(peer.Address);
+    /// <summary>
+    /// This node replicates from <paramref name="peer"/>. Both are told of each other, as cluster membership tells every
+    /// member of every other: a hub serves a Subscribe only from a peer it knows, so the peer replicates from this node too.
+    /// </summary>
+    public void ConnectTo(ReplicationNode peer)
+    {
+        Runtime.ConnectTo(peer.Address);
+        peer.Runtime.ConnectTo(Address);
+    }
 
     public Task<ReplicationHub.NodeStatus> StatusAsync() => Runtime.StatusAsync();
 

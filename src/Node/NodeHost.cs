@@ -55,6 +55,8 @@ public sealed class NodeHost : IAsyncDisposable
     private NodeRuntime _runtime;
     private Address? _joinNext;
     private int _incarnations = 1;
+    // Incarnations in a row that never became Up: each waits twice as long to be admitted as the one before.
+    private int _incarnationsNotUp = 1;
 
     private NodeHost(Config config, NodeRuntime runtime, Action<ActorSystem>? onSystemStarted)
     {
@@ -94,8 +96,10 @@ public sealed class NodeHost : IAsyncDisposable
         try
         {
             NodeHost? host = null;
-            var runtime = StartIncarnation(store, config, onSystemStarted, (target, reason) => host?.Rejoin(target, reason), joinTarget: null);
+            var runtime = StartIncarnation(store, config, onSystemStarted, (target, reason) => host?.Rejoin(target, reason), joinTarget: null,
+                JoinPatience(config, incarnationsNotUp: 0));
             host = new NodeHost(config, runtime, onSystemStarted);
+            host.ResetJoinPatienceWhenUp(runtime);
             return host;
         }
         catch
@@ -106,13 +110,13 @@ public sealed class NodeHost : IAsyncDisposable
     }
 
     private static NodeRuntime StartIncarnation(RecordStore store, Config config, Action<ActorSystem>? onSystemStarted,
-        Action<Address, string> rejoin, Address? joinTarget)
+        Action<Address, string> rejoin, Address? joinTarget, TimeSpan joinPatience)
     {
         var runtime = NodeRuntime.StartOn(store, WithJoinTarget(config, joinTarget), onSystemStarted);
         try
         {
             runtime.System.ActorOf(ClusterMembership.Props(runtime.Hub), ClusterMembership.Name);
-            runtime.System.ActorOf(ClusterRepair.Props(rejoin, runtime.Hub, RepairInterval(config)), ClusterRepair.Name);
+            runtime.System.ActorOf(ClusterRepair.Props(rejoin, runtime.Hub, RepairInterval(config), joinPatience), ClusterRepair.Name);
             var cluster = Cluster.Get(runtime.System);
             if (cluster.Settings.SeedNodes.Count == 0) cluster.Join(cluster.SelfAddress);
             return runtime;
@@ -141,6 +145,18 @@ public sealed class NodeHost : IAsyncDisposable
         return ConfigurationFactory.ParseString($"akka.cluster.seed-nodes = [{string.Join(", ", seeds.Select(seed => $"\"{seed}\""))}]").WithFallback(config);
     }
 
+    private void ResetJoinPatienceWhenUp(NodeRuntime runtime) =>
+        Cluster.Get(runtime.System).RegisterOnMemberUp(() => Volatile.Write(ref _incarnationsNotUp, 0));
+
+    /// <summary>cluster-node.membership.join-patience, doubled for each incarnation in a row that never became Up, up to 16 times.</summary>
+    private static TimeSpan JoinPatience(Config config, int incarnationsNotUp)
+    {
+        var patience = config.WithDefaults().GetTimeSpan("cluster-node.membership.join-patience", TimeSpan.Zero);
+        if (patience <= TimeSpan.Zero)
+            throw new ConfigurationException("cluster-node.membership.join-patience must be a positive duration, e.g. 20s");
+        return patience * (1 << Math.Min(incarnationsNotUp, 4));
+    }
+
     private static TimeSpan RepairInterval(Config config)
     {
         var interval = config.WithDefaults().GetTimeSpan("cluster-node.membership.repair-interval", TimeSpan.Zero);
@@ -163,7 +179,10 @@ public sealed class NodeHost : IAsyncDisposable
                 if (await Task.WhenAny(Task.Delay(RestartBackoff), _stopping.Task) == _stopping.Task) return;
                 try
                 {
-                    Volatile.Write(ref _runtime, StartIncarnation(runtime.Store, _config, _onSystemStarted, Rejoin, joinTarget));
+                    var next = StartIncarnation(runtime.Store, _config, _onSystemStarted, Rejoin, joinTarget,
+                        JoinPatience(_config, Interlocked.Increment(ref _incarnationsNotUp) - 1));
+                    Volatile.Write(ref _runtime, next);
+                    ResetJoinPatienceWhenUp(next);
                     Interlocked.Increment(ref _incarnations);
                     break;
                 }

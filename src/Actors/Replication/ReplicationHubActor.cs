@@ -53,7 +53,12 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
         _onBlobDamaged = damage => self.Tell(new BlobRepair.Repair(damage));
 
         Receive<Subscribe>(OnSubscribe);
-        Receive<FetchBlob>(fetch => _blobServer.Forward(fetch));
+        Receive<FetchBlob>(fetch =>
+        {
+            // Blob bytes go only to a node this hub replicates with, as record frames do.
+            if (IsKnownPeer(Sender.Path.Address)) _blobServer.Forward(fetch);
+            else _log.Warning("refused a blob request from {0}: not a member this node replicates with", Sender.Path.Address);
+        });
         Receive<BlobRepair.Repair>(repair => _blobRepair.Forward(repair));
         Receive<AuditLogSender.AuditAppended>(appended =>
         {

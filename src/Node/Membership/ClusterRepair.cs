@@ -15,8 +15,9 @@ public static class ClusterRepair
 
     /// <param name="rejoin">Replaces this node's ActorSystem with a new one that joins the given member's cluster.</param>
     /// <param name="hub">The replication hub, told to replicate from every node that answers.</param>
-    public static Props Props(Action<Address, string> rejoin, IActorRef hub, TimeSpan interval) =>
-        Akka.Actor.Props.Create(() => new ClusterRepairActor(rejoin, hub, interval));
+    /// <param name="joinPatience">How long this ActorSystem may stay outside every cluster before it is replaced.</param>
+    public static Props Props(Action<Address, string> rejoin, IActorRef hub, TimeSpan interval, TimeSpan joinPatience) =>
+        Akka.Actor.Props.Create(() => new ClusterRepairActor(rejoin, hub, interval, joinPatience));
 
     /// <summary>
     /// One node's view, sent to a node it knows of: who it is (address and incarnation), whether it is an Up member,

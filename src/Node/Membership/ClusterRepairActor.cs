@@ -13,7 +13,9 @@ namespace ClusterNode.Node.Membership;
 /// <item>a member of this cluster whose address now answers with another incarnation is dead (an address holds one
 /// ActorSystem at a time): it is downed, so that it stops blocking the cluster and its new incarnation can join;</item>
 /// <item>a node in another cluster, or in none: if this node's cluster is the smaller one (fewer Up members, then the
-/// higher lowest address) for a while, this node joins the other cluster on a new ActorSystem.</item>
+/// higher lowest address) for a while, this node joins the other cluster on a new ActorSystem;</item>
+/// <item>this node itself, welcomed by no seed for the join patience: it asks again on a new ActorSystem (a new
+/// connection), since Akka.Remote can keep losing a seed's answers on the old one.</item>
 /// </list>
 /// Every side decides for itself from the same rule, so the pieces end up in one cluster without coordination.
 /// </summary>
@@ -31,19 +33,33 @@ internal sealed class ClusterRepairActor : ReceiveActor, IWithTimers
     private readonly Action<Address, string> _rejoin;
     private readonly IActorRef _hub;
     private readonly TimeSpan _interval;
+    private readonly TimeSpan _joinPatience;
     private readonly HashSet<Address> _known = new();
+    // Addresses this node has reason to trust: its seeds and the members it has seen. A prober anywhere else is told
+    // which cluster this is, but never replicated from (and so never allowed to subscribe): a cluster CA's certificate
+    // is not membership, and without TLS anyone can probe.
+    private readonly HashSet<Address> _seedsAndMembers = new();
     private readonly Dictionary<Address, Stopwatch> _losingTo = new();
     private readonly Dictionary<Address, (long DeadUid, long LiveUid, Stopwatch Since)> _deadIncarnations = new();
     private readonly Stopwatch _sinceStart = Stopwatch.StartNew();
     private bool _rejoining;
 
-    public ClusterRepairActor(Action<Address, string> rejoin, IActorRef hub, TimeSpan interval)
+    public ClusterRepairActor(Action<Address, string> rejoin, IActorRef hub, TimeSpan interval, TimeSpan joinPatience)
     {
         _rejoin = rejoin;
         _hub = hub;
         _interval = interval;
-        Receive<Tick>(_ => Probe());
-        Receive<ClusterEvent.IMemberEvent>(e => Know(e.Member.Address));
+        _joinPatience = joinPatience;
+        Receive<Tick>(_ =>
+        {
+            Probe();
+            RestartIfNeverAdmitted();
+        });
+        Receive<ClusterEvent.IMemberEvent>(e =>
+        {
+            Know(e.Member.Address);
+            _seedsAndMembers.Add(e.Member.Address);
+        });
         Receive<ClusterProbe>(OnProbe);
     }
 
@@ -54,7 +70,11 @@ internal sealed class ClusterRepairActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        foreach (var seed in _cluster.Settings.SeedNodes) Know(seed);
+        foreach (var seed in _cluster.Settings.SeedNodes)
+        {
+            Know(seed);
+            _seedsAndMembers.Add(seed);
+        }
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent));
         Timers.StartPeriodicTimer(Tick.Instance, Tick.Instance, _interval);
     }
@@ -88,6 +108,25 @@ internal sealed class ClusterRepairActor : ReceiveActor, IWithTimers
         foreach (var address in _known) Context.ActorSelection(new RootActorPath(address) / "user" / Name).Tell(probe);
     }
 
+    /// <summary>
+    /// Until a seed welcomes it, a node is in no cluster's gossip, not even as Joining. Seen after a SIGKILL and a quick
+    /// restart under load: the seed got every InitJoin and answered each, but its answers went to the previous
+    /// incarnation's dying connection and never arrived; the join retries for ever over the same connection, while a
+    /// new ActorSystem's new connection is answered at once.
+    /// </summary>
+    private void RestartIfNeverAdmitted()
+    {
+        if (_rejoining || _sinceStart.Elapsed < _joinPatience) return;
+        if (_cluster.State.Members.Any(m => m.UniqueAddress.Equals(_cluster.SelfUniqueAddress))) return;
+        var seed = _cluster.Settings.SeedNodes.FirstOrDefault(s => s != _cluster.SelfAddress);
+        if (seed is null) return; // this node is its only seed: it forms its own cluster
+        _rejoining = true;
+        var reason = $"no seed has admitted this node into a cluster for {_sinceStart.Elapsed.TotalSeconds:F0}s; " +
+                     $"asking {seed} again on a new ActorSystem (a new connection)";
+        _log.Warning(reason);
+        _rejoin(seed, reason);
+    }
+
     private void OnProbe(ClusterProbe probe)
     {
         // Who sent it, from the transport rather than from what the message says.
@@ -95,10 +134,10 @@ internal sealed class ClusterRepairActor : ReceiveActor, IWithTimers
         if (from.HasLocalScope || from == _cluster.SelfAddress || probe.Address != from.ToString()) return;
         Know(from);
         var member = _cluster.State.Members.FirstOrDefault(m => m.Address == from);
-        // Replication does not wait for membership: a node this cluster does not hold as it is now (a new incarnation
-        // the cluster cannot admit yet, while another member is away) is replicated from all the same. Members are
-        // connected by the membership watcher already.
-        if (member is null || member.UniqueAddress.Uid != probe.Uid) _hub.Tell(new ReplicationHub.ConnectPeer(from));
+        // Replication does not wait for membership: a seed, or an address that was a member, that this cluster does not
+        // hold as it is now (a new incarnation the cluster cannot admit yet, while another member is away) is
+        // replicated from all the same. Members are connected by the membership watcher already.
+        if ((member is null || member.UniqueAddress.Uid != probe.Uid) && _seedsAndMembers.Contains(from)) _hub.Tell(new ReplicationHub.ConnectPeer(from));
         if (member is not null && member.Status is not (MemberStatus.Down or MemberStatus.Removed) && member.UniqueAddress.Uid != probe.Uid)
         {
             DownDeadIncarnation(member, probe.Uid);

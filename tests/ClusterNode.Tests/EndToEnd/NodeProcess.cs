@@ -70,7 +70,8 @@ public sealed class NodeProcess : IAsyncDisposable
             "--set", $"cluster-node.http.port = {launch.HttpPort}",
             "--set", $"akka.remote.dot-netty.tcp.port = {launch.AkkaPort}",
             "--set", $"akka.cluster.seed-nodes = [{seeds}]",
-            "--set", "akka.loglevel = WARNING",
+            // CLUSTER_TEST_AKKA_LOGLEVEL=DEBUG shows what a failing run's nodes did.
+            "--set", $"akka.loglevel = {Environment.GetEnvironmentVariable("CLUSTER_TEST_AKKA_LOGLEVEL") ?? "WARNING"}",
         };
         foreach (var setting in launch.Settings) args.AddRange(["--set", setting]);
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };

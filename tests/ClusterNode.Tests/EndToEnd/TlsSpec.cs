@@ -1,7 +1,13 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Sockets;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Akka.Actor;
+using Akka.Configuration;
+using ClusterNode.Actors;
+using ClusterNode.Actors.Replication;
+using ClusterNode.Actors.Security;
 using ClusterNode.Tests.Replication;
 using ClusterNode.Tests.Support;
 using Xunit;
@@ -102,6 +108,98 @@ public sealed class TlsSpec : IAsyncLifetime
             Assert.Equal(["photos"], (await _client.GetFromJsonAsync<string[]>(new Uri(outsider.Url, "tables")))!);
         }
         Assert.Equal(0, (await NodeCli.RunAsync(NodeCli.Verify([a, b]))).ExitCode);
+    }
+
+    [Fact]
+    public async Task Raw_bytes_and_forged_subscriptions_at_a_secured_members_port_get_nothing_and_change_nothing()
+    {
+        var ca = await Cert("create-ca", "--out", Dir("ca"));
+        await Cert("create-node", "--ca", ca, "--name", "node1", "--out", Dir("node1"));
+        // A certificate of the cluster's own CA on a host that is no member (stolen, or issued for another purpose).
+        await Cert("create-node", "--ca", ca, "--name", "intruder", "--out", Dir("intruder"));
+        var otherCa = await Cert("create-ca", "--out", Dir("other-ca"));
+        await Cert("create-node", "--ca", otherCa, "--name", "node1", "--out", Dir("rogue"));
+        var aPort = Loopback.FreePort();
+        var a = Start("a", "hocon/local/node1.conf", aPort, aPort, Tls("node1"));
+        await _client.Healthy(a);
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(new Uri(a.Url, $"tables/photos/records/{TestData.Id(i)}"), Json($$"""{"n":{{i}}}"""))).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(new Uri(a.Url, $"tables/photos/records/{TestData.Id(i)}/blobs/image"), new ByteArrayContent(TestData.Blob(i, BlobBytes)))).StatusCode);
+        }
+        var digestBefore = await _client.GetStringAsync(new Uri(a.Url, "tables/photos/digest"));
+
+        // Raw bytes: something like Akka's plaintext handshake, then noise. A closes the connection, having sent at
+        // most a TLS alert.
+        var answer = await SpeakRawBytes(aPort, [.. "akka.tcp://cluster-node@127.0.0.1:1/user/replication"u8, .. TestData.Blob(1, 64 * 1024)]);
+        Assert.True(answer.Length < 64, $"A answered raw bytes with {answer.Length} bytes");
+        Assert.DoesNotContain("photos", System.Text.Encoding.Latin1.GetString(answer));
+
+        // A forged Subscribe over TLS, from a certificate of another CA and from one of the cluster's own CA.
+        var hubOfA = $"akka.ssl.tcp://cluster-node@127.0.0.1:{aPort}/user/{ReplicationHub.Name}";
+        foreach (var certificates in new[] { "rogue", "intruder" })
+        {
+            var config = ConfigurationFactory.ParseString($$"""
+                akka.actor.provider = remote
+                akka.loglevel = WARNING
+                akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
+                {{Tls(certificates)}}
+                """).WithDefaults();
+            var forger = ActorSystem.Create("cluster-node", TlsSettings.Create(config).Setup(config));
+            try
+            {
+                var received = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
+                var receiver = forger.ActorOf(Props.Create(() => new FirstMessage(received)));
+                // The intruder's handshake succeeds (A's hub answers Identify): the refusal below is the hub's own.
+                if (certificates == "intruder")
+                    Assert.NotNull((await forger.ActorSelection(hubOfA).Ask<ActorIdentity>(new Identify(1), TimeSpan.FromSeconds(20))).Subject);
+                forger.ActorSelection(hubOfA).Tell(new Subscribe("forger", 1, 1, 1 << 20, receiver), receiver);
+                // Timed by the test itself: an Inbox's timeout never fired once the rogue's association had failed.
+                var first = await Task.WhenAny(received.Task, Task.Delay(TimeSpan.FromSeconds(5)));
+                Assert.False(first == received.Task, $"the {certificates} forger received {(received.Task.IsCompleted ? received.Task.Result : null)}");
+            }
+            finally
+            {
+                await forger.Terminate();
+            }
+        }
+        var aLog = a.Launch.LogFile!;
+        await Loopback.Eventually(() =>
+        {
+            Assert.Contains(Lines(aLog), line => line.Contains("refused subscription from akka.ssl.tcp://cluster-node@127.0.0.1:", StringComparison.Ordinal)
+                                                 && line.Contains("not a member", StringComparison.Ordinal));
+            return Task.CompletedTask;
+        });
+        Assert.Equal(digestBefore, await _client.GetStringAsync(new Uri(a.Url, "tables/photos/digest")));
+        Assert.Equal([$"akka.ssl.tcp://cluster-node@127.0.0.1:{aPort}"], UpMembers(await _client.Status(a)));
+        await _client.Healthy(a);
+    }
+
+    /// <summary>Completes its task with the first message it gets.</summary>
+    private sealed class FirstMessage : ReceiveActor
+    {
+        public FirstMessage(TaskCompletionSource<object> received) => ReceiveAny(message => received.TrySetResult(message));
+    }
+
+    /// <summary>Sends <paramref name="bytes"/> to a port and returns all it answers until it closes the connection (within 30 s).</summary>
+    private static async Task<byte[]> SpeakRawBytes(int port, byte[] bytes)
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, port);
+        var stream = tcp.GetStream();
+        try { await stream.WriteAsync(bytes); }
+        catch (IOException) { /* closed while still being written to: that is the refusal */ }
+        using var within = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var answer = new MemoryStream();
+        var buffer = new byte[4096];
+        try
+        {
+            int read;
+            while ((read = await stream.ReadAsync(buffer, within.Token)) > 0) answer.Write(buffer, 0, read);
+        }
+        catch (IOException) { /* reset by A */ }
+        catch (OperationCanceledException) { Assert.Fail("A kept a connection of raw bytes open for 30 s"); }
+        return answer.ToArray();
     }
 
     [Theory]

@@ -129,6 +129,40 @@ public sealed class ClusterMembershipSpec : Akka.TestKit.Xunit2.TestKit, IAsyncL
         await AwaitAssertAsync(() => Assert.Equal(TestData.Blob(6, 20_000), ReadBlob(c, "from-a")), Patience, Poll);
     }
 
+    [Fact]
+    public async Task A_node_its_seed_never_answers_asks_again_on_a_new_ActorSystem_and_joins_once_the_seed_answers()
+    {
+        // A seed port that takes the connection and every byte but never answers (as a seed whose answers Akka.Remote
+        // loses does): the node's join can never complete on that connection.
+        using var silentSeed = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        silentSeed.Start();
+        var seedPort = ((IPEndPoint)silentSeed.LocalEndpoint).Port;
+        var connections = new List<System.Net.Sockets.TcpClient>();
+        using var swallowing = new CancellationTokenSource();
+        var swallow = Task.Run(async () =>
+        {
+            while (!swallowing.IsCancellationRequested)
+            {
+                var connection = await silentSeed.AcceptTcpClientAsync(swallowing.Token);
+                lock (connections) connections.Add(connection);
+                _ = connection.GetStream().CopyToAsync(Stream.Null, swallowing.Token);
+            }
+        });
+        var seed = $"akka.tcp://cluster-node@127.0.0.1:{seedPort}";
+        var b = StartWith("b", Loopback.FreePort(), "cluster-node.membership.join-patience = 2s", seed);
+
+        await AwaitAssertAsync(() => Assert.True(b.Incarnations >= 2, "B kept waiting on the silent seed"), Patience, Poll);
+
+        swallowing.Cancel();
+        silentSeed.Stop();
+        lock (connections) connections.ForEach(c => c.Dispose());
+        await swallow.ContinueWith(_ => { });
+        var a = Start("a", seedPort, seed);
+        await AwaitAssertAsync(() => Assert.Equal(2, b.Cluster.State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up)), Patience, Poll);
+        a.Runtime.WriteBlob("t", "from-a", "f", TestData.Blob(7, 20_000));
+        await AwaitAssertAsync(() => Assert.Equal(TestData.Blob(7, 20_000), ReadBlob(b, "from-a")), Patience, Poll);
+    }
+
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(200);
 
@@ -149,10 +183,13 @@ public sealed class ClusterMembershipSpec : Akka.TestKit.Xunit2.TestKit, IAsyncL
         return bytes.ToArray();
     }
 
-    private NodeHost Start(string name, int port, params string[] seeds)
+    private NodeHost Start(string name, int port, params string[] seeds) => StartWith(name, port, "", seeds);
+
+    private NodeHost StartWith(string name, int port, string settings, params string[] seeds)
     {
         var dir = Path.Combine(_root, name).Replace("\\", "/");
         var host = NodeHost.Start(ConfigurationFactory.ParseString($$"""
+            {{settings}}
             cluster-node.data-dir = "{{dir}}"
             akka.loglevel = INFO
             akka.loggers = []

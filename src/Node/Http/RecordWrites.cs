@@ -175,7 +175,7 @@ internal static class RecordWrites
         {
             byte[]? data = null;
             var reader = new MultipartReader(boundary, request.Body);
-            var buffer = new byte[81920];
+            var buffer = new byte[UploadBufferBytes];
             while (await NextSection(reader) is { } section)
             {
                 if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
@@ -254,7 +254,7 @@ internal static class RecordWrites
     {
         try
         {
-            return await part.ReadAsync(buffer);
+            return await ReadFull(part, buffer);
         }
         catch (Exception e) when (e is IOException or InvalidDataException)
         {

@@ -11,6 +11,8 @@ using ClusterNode.Persistence.Records;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace ClusterNode.Node.Http;
 
@@ -24,19 +26,33 @@ public static class HttpApi
     private const int RetryAfterSeconds = 1;
 
     /// <param name="current">The node's current incarnation: the store and settings stay, the ActorSystem may be replaced.</param>
-    public static void Map(IEndpointRouteBuilder routes, Func<NodeRuntime> current)
+    /// <param name="settings">The batch limits (<c>cluster-node.http.max-batch-*</c>); null: the defaults.</param>
+    public static void Map(IEndpointRouteBuilder routes, Func<NodeRuntime> current, HttpSettings? settings = null)
     {
         var store = current().Store;
+        settings ??= new HttpSettings("127.0.0.1", 0);
+        // Uploads made durable in groups, the way the follower's blob flusher does it (cluster-node.blob.durability).
+        var uploads = new BlobUploads(store.Blobs, syncFileSystem: current().Settings.BlobDurability == BlobDurability.Syncfs);
+        routes.ServiceProvider.GetRequiredService<IHostApplicationLifetime>().ApplicationStopped.Register(uploads.Dispose);
 
         routes.MapPut("/tables/{table}/records/{id}", async (string table, string id, HttpRequest request) =>
         {
             if (NameProblem(table, id) is { } bad) return bad;
+            // A record with its blobs in one request and one version (README: "one request for a record and its blobs").
+            if (RecordWrites.IsMultipart(request)) return await RecordWrites.PutMultipart(store, uploads, table, id, request);
             // The store's limits, not the configured ones: the cluster may have tightened them to a smaller member's.
             var maxDataBytes = store.Limits.MaxDataBytes;
             var body = await ReadLimited(request.Body, maxDataBytes);
             if (body is null) return Error(413, $"record body is over cluster-node.record.max-size ({maxDataBytes} bytes)");
             if (RecordBodyProblem(body) is { } problem) return Error(400, problem);
-            return Write(() => store.PutData(table, id, body), write => Results.Json(RecordJson(write.Record)));
+            return await Write(() => store.PutDataAsync(table, id, body), write => Results.Json(RecordJson(write.Record)));
+        });
+
+        // A batch of records of one table: one atomic, durable transaction (README: "batch writes").
+        routes.MapPost("/tables/{table}/records", (string table, HttpRequest request) =>
+        {
+            if (Names.Problem("table", table) is { } problem) return Task.FromResult(Error(400, problem));
+            return RecordWrites.PostBatch(store, settings, table, request);
         });
 
         routes.MapGet("/tables/{table}/records/{id}", (string table, string id) =>
@@ -46,10 +62,10 @@ public static class HttpApi
             return record is null or { Deleted: true } ? Error(404, $"no record {table}/{id}") : Results.Json(RecordJson(record));
         });
 
-        routes.MapDelete("/tables/{table}/records/{id}", (string table, string id) =>
+        routes.MapDelete("/tables/{table}/records/{id}", async (string table, string id) =>
         {
             if (NameProblem(table, id) is { } bad) return bad;
-            return Write(() => store.Delete(table, id), write => write is null ? Error(404, $"no record {table}/{id}") : Results.NoContent());
+            return await Write(() => store.DeleteAsync(table, id), write => write is null ? Error(404, $"no record {table}/{id}") : Results.NoContent());
         });
 
         routes.MapPut("/tables/{table}/records/{id}/blobs/{field}", async (string table, string id, string field, HttpRequest request) =>
@@ -64,28 +80,29 @@ public static class HttpApi
             try
             {
                 using var writer = store.Blobs.BeginWrite(); // disposed unplaced, its temp file goes
-                var buffer = new byte[81920];
+                var buffer = new byte[UploadBufferBytes];
                 int read;
-                while ((read = await request.Body.ReadAsync(buffer)) > 0)
+                while ((read = await ReadFull(request.Body, buffer)) > 0)
                 {
                     if (writer.Length + read > maxBlobBytes) return Error(413, $"blob is over cluster-node.blob.max-size ({maxBlobBytes} bytes)");
                     writer.Append(buffer.AsSpan(0, read));
                 }
-                blob = writer.Commit(field, BlobStore.NewFileId());
-                store.Blobs.SyncDirectory();
+                blob = writer.Seal(field, BlobStore.NewFileId());
+                // Its bytes, rename and directory entry made durable together with the other uploads of the moment.
+                await uploads.MakeDurableAsync([writer]);
             }
-            catch (IOException e) when (StoreFullException.IsOutOfDiskSpace(e))
+            catch (IOException e) when (StoreFullException.IsOutOfDiskSpace(e) || StoreFullException.IsOutOfDiskSpace(e.InnerException ?? e))
             {
                 return InsufficientStorage($"no space left for blob {field} of {table}/{id} on the disk of the blob files " +
                     "(under cluster-node.data-dir); nothing was stored");
             }
-            return Write(() =>
+            return await Write(async () =>
             {
                 try
                 {
-                    return store.PutBlob(table, id, blob);
+                    return await store.PutBlobAsync(table, id, blob);
                 }
-                catch (Exception e) when (e is RecordLimitExceededException or BlobBytesPendingException or StoreFullException)
+                catch (Exception e) when (e is RecordLimitExceededException or BlobBytesPendingException or StoreFullException or WritesRefusedException)
                 {
                     // Refused before anything was written: the new file is nobody's, so it goes now rather than at
                     // the next start's orphan collection.
@@ -249,11 +266,20 @@ public static class HttpApi
             : null;
 
     /// <summary>A local write, with the one refusal a client is expected to retry and the ones it is not.</summary>
-    private static IResult Write<T>(Func<T> write, Func<T, IResult> ok)
+    internal static async Task<IResult> Write<T>(Func<Task<T>> write, Func<T, IResult> ok)
     {
         try
         {
-            return ok(write());
+            return ok(await write());
+        }
+        catch (BatchItemRefusedException refused) when (refused.InnerException is BlobBytesPendingException or WritesRefusedException)
+        {
+            return RetryLater(refused.Message);
+        }
+        catch (BatchItemRefusedException refused) when (refused.InnerException is RecordLimitExceededException)
+        {
+            // A record of the batch over a limit is a bad item: 400 naming it, whatever the limit.
+            return Error(400, refused.Message);
         }
         catch (BlobBytesPendingException pending)
         {
@@ -349,15 +375,30 @@ public static class HttpApi
     }
 
     /// <summary>A record over a limit: 413 for a size, 422 for one blob field too many, 400 for a bad name.</summary>
-    private static IResult Refused(RecordLimitViolation violation) => Error(violation.Kind switch
+    internal static IResult Refused(RecordLimitViolation violation) => Error(violation.Kind switch
     {
         RecordLimitKind.BlobFields => 422,
         RecordLimitKind.Name => 400,
         _ => 413,
     }, violation.Message);
 
+    /// <summary>Bytes of an upload written to its file at once.</summary>
+    internal const int UploadBufferBytes = 64 * 1024;
+
+    /// <summary>
+    /// Reads until <paramref name="buffer"/> is full or the body ends: Kestrel hands bodies over in pieces of a few KiB,
+    /// and a write (and hash step) per piece costs more CPU than the bytes.
+    /// </summary>
+    internal static async Task<int> ReadFull(Stream body, byte[] buffer)
+    {
+        var filled = 0;
+        int read;
+        while (filled < buffer.Length && (read = await body.ReadAsync(buffer.AsMemory(filled))) > 0) filled += read;
+        return filled;
+    }
+
     /// <summary>The body if it is at most <paramref name="maxBytes"/>, else null; never reads more than one byte past.</summary>
-    private static async Task<byte[]?> ReadLimited(Stream body, int maxBytes)
+    internal static async Task<byte[]?> ReadLimited(Stream body, int maxBytes)
     {
         using var buffer = new MemoryStream();
         var chunk = new byte[16384];
@@ -370,7 +411,7 @@ public static class HttpApi
         return buffer.ToArray();
     }
 
-    private static object RecordJson(StoredRecord record) => new
+    internal static object RecordJson(StoredRecord record) => new
     {
         id = record.Id,
         version = record.Version.ToString(),
@@ -381,7 +422,7 @@ public static class HttpApi
     internal static IResult Error(int status, string message) => Results.Json(new { error = message }, statusCode: status);
 
     /// <summary>507 Insufficient Storage: no room for the write until an operator makes some; retrying alone cannot help.</summary>
-    private static IResult InsufficientStorage(string message) => Error(StatusCodes.Status507InsufficientStorage, message);
+    internal static IResult InsufficientStorage(string message) => Error(StatusCodes.Status507InsufficientStorage, message);
 
     /// <summary>503 with Retry-After: this node cannot answer now but will soon (bytes on their way or being repaired, a restart).</summary>
     internal static IResult RetryLater(string message) => new RetryLaterResult(Error(503, message));

@@ -41,7 +41,7 @@ public sealed class HttpServer : IAsyncDisposable
         });
         var app = builder.Build();
         app.Use(new ApiAuthentication(settings.Tokens).InvokeAsync);
-        HttpApi.Map(app, node);
+        HttpApi.Map(app, node, settings);
         await app.StartAsync();
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new HttpServer(app, new Uri(bound));

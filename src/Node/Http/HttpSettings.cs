@@ -18,6 +18,12 @@ public sealed record HttpSettings(string Host, int Port)
     /// <summary>Null: plain HTTP.</summary>
     public X509Certificate2? Certificate { get; init; }
 
+    /// <summary>The body of one batch (<c>POST /tables/{table}/records</c>) at most: <c>cluster-node.http.max-batch-bytes</c>.</summary>
+    public long MaxBatchBytes { get; init; } = 16L << 20;
+
+    /// <summary>Records of one batch at most: <c>cluster-node.http.max-batch-records</c>.</summary>
+    public int MaxBatchRecords { get; init; } = 10_000;
+
     public static HttpSettings Create(Config config)
     {
         string host;
@@ -42,8 +48,25 @@ public sealed record HttpSettings(string Host, int Port)
         }
         if (string.IsNullOrWhiteSpace(host)) throw new ConfigurationException("cluster-node.http.host must be set");
         if (port is < 0 or > 65535) throw new ConfigurationException($"cluster-node.http.port: {port} is not a port (0 to 65535)");
+        long maxBatchBytes, maxBatchRecords;
+        try
+        {
+            maxBatchBytes = config.GetByteSize("cluster-node.http.max-batch-bytes") ?? 16L << 20;
+            maxBatchRecords = config.GetLong("cluster-node.http.max-batch-records", 10_000);
+        }
+        catch (Exception e)
+        {
+            throw new ConfigurationException($"cluster-node.http.max-batch-bytes must be a size such as 16 MiB and max-batch-records a number ({e.Message})");
+        }
+        // A batch is one transaction held in memory while it is checked: bounded, as everything is.
+        if (maxBatchBytes is < 1024 or > 1L << 30)
+            throw new ConfigurationException($"cluster-node.http.max-batch-bytes: {maxBatchBytes} bytes is outside 1 KiB..1 GiB");
+        if (maxBatchRecords is < 1 or > 1_000_000)
+            throw new ConfigurationException($"cluster-node.http.max-batch-records: {maxBatchRecords} is outside 1..1000000");
         return new HttpSettings(host, port)
         {
+            MaxBatchBytes = maxBatchBytes,
+            MaxBatchRecords = (int)maxBatchRecords,
             Tokens = ApiAuthentication.ReadTokens(config),
             Certificate = https ? LoadCertificate(config) : null,
         };

@@ -190,6 +190,9 @@ public sealed class BlobWriter : IDisposable
     public string TempPath { get; }
     public long Length { get; private set; }
 
+    /// <summary>The blob as <see cref="Seal"/> ended it, or null before.</summary>
+    public BlobRef? Sealed => _sealed;
+
     public void Append(ReadOnlySpan<byte> bytes)
     {
         _file.Write(bytes);

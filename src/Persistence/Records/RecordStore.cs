@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text.RegularExpressions;
 using ClusterNode.Persistence.Blobs;
+using ClusterNode.Persistence.Grouping;
 using ClusterNode.Persistence.Lmdb;
 using LightningDB;
 
@@ -10,7 +11,8 @@ namespace ClusterNode.Persistence.Records;
 /// The node's records, its audit log and its blob files. Every change (local write or winning replicated
 /// record) is one LMDB transaction that writes the record and an audit entry with the next local sequence
 /// number, so the audit log orders everything this node holds and a peer can stream it from any point.
-/// Writes are serialised by LMDB's single writer; each transaction begins and commits on one thread.
+/// Writes are serialised by LMDB's single writer; each transaction begins and commits on one thread. Local writes are
+/// committed in groups by one committer thread (RecordStore.LocalWrites.cs); replicated frames take the same gate.
 /// </summary>
 public sealed partial class RecordStore : IDisposable, IReplicationSource
 {
@@ -30,6 +32,7 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
     private readonly long _maxClockOffsetMs;
     private volatile string? _writeRefusal;
     private readonly object _writeGate = new();
+    private readonly GroupWorker<PendingWrite> _committer;
     private RecordLimits _limits;
     private long _lastSequence;
     private long _replicatedApplies;
@@ -58,6 +61,7 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
             _lastSequence = (long)ReadUInt64(tx, LastSequenceKey);
             tx.Commit();
             CollectOrphanBlobs();
+            _committer = StartCommitter();
         }
         catch
         {
@@ -137,24 +141,7 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
 
     // ---------------------------------------------------------------- local writes
 
-    /// <summary>
-    /// Creates or replaces a record's JSON data; its blobs stay. Throws <see cref="BlobBytesPendingException"/>
-    /// while a blob it would keep has not arrived here yet, and <see cref="RecordLimitExceededException"/> when the
-    /// record would break <see cref="Limits"/> (both apply to every local write, and nothing is written).
-    /// </summary>
-    public LocalWrite PutData(string table, string id, byte[] json) =>
-        WriteLocal(table, id, (existing, version) =>
-            new StoredRecord(table, id, version, false, json, Live(existing)?.Blobs ?? []))!;
-
-    /// <summary>
-    /// Attaches a blob already sealed in the blob store; creates the record ({}) if there is none. A refused write
-    /// leaves the blob's file to the caller (or to the orphan collection at the next start).
-    /// </summary>
-    public LocalWrite PutBlob(string table, string id, BlobRef blob)
-    {
-        Blobs.IsPresent(blob); // hashed here, outside the write lock, unless its writer already did
-        return WriteLocal(table, id, (existing, version) => WithBlob(table, id, existing, version, blob))!;
-    }
+    // PutData, PutBlob, PutRecordAsync, Delete and PutBatchAsync: RecordStore.LocalWrites.cs (group commit).
 
     private static StoredRecord WithBlob(string table, string id, StoredRecord? existing, RecordVersion version, BlobRef blob)
     {
@@ -162,11 +149,6 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
         var blobs = (live?.Blobs ?? []).Where(b => b.Field != blob.Field).Append(blob).OrderBy(b => b.Field, StringComparer.Ordinal).ToArray();
         return new StoredRecord(table, id, version, false, live?.Data ?? EmptyJson, blobs);
     }
-
-    /// <summary>Writes a tombstone; null when there is no live record to delete.</summary>
-    public LocalWrite? Delete(string table, string id) =>
-        WriteLocal(table, id, (existing, version) =>
-            Live(existing) is null ? null : new StoredRecord(table, id, version, true, [], []));
 
     private static StoredRecord? Live(StoredRecord? record) => record is { Deleted: false } ? record : null;
 
@@ -178,42 +160,6 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
     {
         get => _writeRefusal;
         set => _writeRefusal = value;
-    }
-
-    private LocalWrite? WriteLocal(string table, string id, Func<StoredRecord?, RecordVersion, StoredRecord?> build)
-    {
-        if (_writeRefusal is { } refusal) throw new WritesRefusedException(refusal);
-        // Hashes the blobs the write may keep before taking the write lock (a file not hashed since this process
-        // started, say), so that the check under the lock finds them verified and costs no more than a stat.
-        foreach (var kept in Live(Get(table, id))?.Blobs ?? []) Blobs.IsPresent(kept);
-        StoredRecord? record;
-        long sequence;
-        lock (_writeGate)
-        {
-            var key = RecordCodec.Key(table, id);
-            StoredRecord? previous;
-            using (var tx = _lease.Environment.BeginTransaction())
-            {
-                previous = Read(tx, key);
-                record = build(previous, new RecordVersion(previous is null ? Clock.Next() : Clock.After(previous.Version.Hlc), NodeId));
-                if (record is null) return null;
-                // Before anything else: a record that breaks the cluster's limits (one that would not fit a frame
-                // among them) must never enter the audit log, where it would stall every stream that reaches it.
-                if (Limits.Check(record) is { } violation) throw new RecordLimitExceededException(violation);
-                // Known held only: no hashing under the lock (the kept blobs were hashed above, a new one by its writer).
-                var pending = record.Blobs.Where(b => !Blobs.IsVerified(b)).Select(b => b.Field).ToArray();
-                if (pending.Length > 0) throw new BlobBytesPendingException(table, id, pending);
-                // A kept blob may have been renamed into place by a replication save whose directory fsync has not
-                // run yet; this version names it, so it must be durable first.
-                if (record.Blobs.Any(b => previous?.Blobs.Any(p => p.FileId == b.FileId) == true)) Blobs.SyncDirectory();
-                sequence = LastSequence + 1;
-                Append(tx, key, record, sequence);
-                Commit(tx, sequence);
-            }
-            if (previous is not null) DeleteUnreferencedBlobs([(key, previous)]);
-        }
-        Appended?.Invoke(sequence);
-        return new LocalWrite(sequence, record);
     }
 
     // ---------------------------------------------------------------- replicated writes
@@ -511,5 +457,9 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
         throw new IOException($"LMDB {operation} failed: {code}");
     }
 
-    public void Dispose() => _lease.Dispose();
+    public void Dispose()
+    {
+        _committer.Dispose(); // writes already queued are committed first
+        _lease.Dispose();
+    }
 }

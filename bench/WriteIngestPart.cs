@@ -1,0 +1,81 @@
+namespace ClusterNode.Bench;
+
+/// <summary>Part <c>ingest</c> of the bench (lines 7*): the limits, then the HTTP write path against them, in one run.</summary>
+public static class WriteIngestPart
+{
+    private const int BlobRecords = 1_000;
+    private const int BlobBytes = 50 * 1024;
+    private const int SmallRecords = 100_000;
+    private const int PerBatch = 1_000;
+    private const int BatchClients = 4;
+    private const int SingleRecords = 10_000;
+    private const int Clients = 8;
+
+    /// <param name="diskMBps">Line 1 when the disk part ran in this run; else measured here the same way.</param>
+    public static async Task Run(Table table, string root, double? diskMBps, int repeats)
+    {
+        var runNumber = 0;
+        string Directory() => Path.Combine(root, $"ingest-{runNumber++}");
+
+        async Task<(WriteIngest.Result Median, string Runs)> Median(Func<string, Task<WriteIngest.Result>> run, Func<string, Task<WriteIngest.Result>> warmUp)
+        {
+            await Measure(warmUp); // JIT, Kestrel, connections: not counted
+            var runs = new List<WriteIngest.Result>();
+            for (var r = 0; r < repeats; r++) runs.Add(await Measure(run));
+            return (Stats.Median(runs, x => x.Elapsed), Stats.Runs(runs.Select(x => x.Elapsed)));
+        }
+
+        async Task<WriteIngest.Result> Measure(Func<string, Task<WriteIngest.Result>> run)
+        {
+            var dir = Directory();
+            try { return await run(dir); }
+            finally { try { System.IO.Directory.Delete(dir, recursive: true); } catch (IOException) { } }
+        }
+
+        // 7: the limits.
+        var fileLimit = diskMBps;
+        if (fileLimit is null)
+        {
+            var runs = new List<DiskLimit.Result>();
+            for (var r = 0; r < 5; r++)
+            {
+                var dir = Directory();
+                runs.Add(DiskLimit.Measure(dir, BlobRecords, BlobBytes));
+                System.IO.Directory.Delete(dir, recursive: true);
+            }
+            var disk = Stats.Median(runs, x => x.Elapsed);
+            fileLimit = disk.MegabytesPerSecond;
+            table.Add("7", $"fsync'd files: {BlobRecords} x 50 KiB, each fsync + rename + dir fsync (as line 1)", disk.Elapsed, disk.MegabytesPerSecond,
+                "1.00 (the limit)", Stats.Runs(runs.Select(x => x.Elapsed)));
+        }
+        var fileRatioOf = diskMBps is null ? "7" : "1";
+        var (lmdb, lmdbRuns) = await Median(
+            dir => Task.FromResult(WriteIngest.LmdbBatchedPuts(dir, SmallRecords, PerBatch)),
+            dir => Task.FromResult(WriteIngest.LmdbBatchedPuts(dir, 10 * PerBatch, PerBatch)));
+        table.Add("7a", $"LMDB batched puts: {SmallRecords:N0} x ~200 B, {PerBatch:N0} per transaction, one sync each = {lmdb.RecordsPerSecond:N0} records/s",
+            lmdb.Elapsed, lmdb.MegabytesPerSecond, "1.00 (the limit)", lmdbRuns);
+
+        // 7b: blobs over HTTP against the fsync'd-file limit.
+        foreach (var multipart in new[] { true, false })
+        {
+            var how = multipart ? "one multipart PUT (data + blob) each" : "record PUT then blob PUT each";
+            var (blobs, blobRuns) = await Median(
+                dir => WriteIngest.BlobIngest(dir, BlobRecords, BlobBytes, Clients, multipart),
+                dir => WriteIngest.BlobIngest(dir, 100, BlobBytes, Clients, multipart));
+            table.Add("7b", $"HTTP blob ingest: {BlobRecords} records x 50 KiB, {Clients} clients, {how}", blobs.Elapsed, blobs.MegabytesPerSecond,
+                $"{blobs.MegabytesPerSecond / fileLimit.Value:F2} of {fileRatioOf}", blobRuns);
+        }
+
+        // 7c: small records over HTTP against the LMDB batched-put limit.
+        var (batched, batchRuns) = await Median(
+            dir => WriteIngest.SmallRecordIngest(dir, SmallRecords, BatchClients, PerBatch),
+            dir => WriteIngest.SmallRecordIngest(dir, 10 * PerBatch, BatchClients, PerBatch));
+        table.Add("7c", $"HTTP batch ingest: {SmallRecords:N0} x ~200 B, NDJSON {PerBatch:N0} per POST, {BatchClients} clients = {batched.RecordsPerSecond:N0} records/s",
+            batched.Elapsed, batched.MegabytesPerSecond, $"{batched.RecordsPerSecond / lmdb.RecordsPerSecond:F2} of 7a", batchRuns);
+        var (single, singleRuns) = await Median(
+            dir => WriteIngest.SmallRecordIngest(dir, SingleRecords, Clients, 1),
+            dir => WriteIngest.SmallRecordIngest(dir, 1_000, Clients, 1));
+        table.Add("7c", $"HTTP single PUTs: {SingleRecords:N0} x ~200 B, {Clients} clients, one PUT each = {single.RecordsPerSecond:N0} records/s",
+            single.Elapsed, single.MegabytesPerSecond, $"{single.RecordsPerSecond / lmdb.RecordsPerSecond:F2} of 7a", singleRuns);
+    }
+}

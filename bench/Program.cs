@@ -1,5 +1,5 @@
 // cluster-node's bench: measures the machine's own limits and cluster-node against them, all in one run, and prints
-// one table. `dotnet ClusterNode.Bench.dll [disk] [catchup] [scrub] [repair] [flow] [tls]` runs the named parts (all when none is named);
+// one table. `dotnet ClusterNode.Bench.dll [disk] [catchup] [scrub] [repair] [flow] [tls] [smallcatchup]` runs the named parts (all when none is named);
 // bench/run.sh builds Release and runs it.
 using System.Diagnostics;
 using System.Runtime;
@@ -289,6 +289,8 @@ try
                        $"(pairs {string.Join(" / ", pairs.Select(p => p.ToString("F2")))})");
         }
     }
+
+    if (parts.Contains("smallcatchup") || args.Length == 0) await SmallCatchUp.Measure(table, root, catchUpLimit);
 }
 finally
 {

@@ -53,6 +53,8 @@ public static class CatchUp
 
         var clock = Stopwatch.StartNew();
         b.Hub.Tell(new ReplicationHub.ConnectPeer(a.Address));
+        // As cluster membership does: each side knows the other, or A's hub refuses B's subscription.
+        a.Hub.Tell(new ReplicationHub.ConnectPeer(b.Address));
         Receiver.PeerStatus? peer = null;
         var converged = false;
         while (clock.Elapsed < limit)

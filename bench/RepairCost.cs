@@ -19,6 +19,8 @@ public static class RepairCost
     {
         await using var b = BenchNode.Start(followerDirectory);
         b.Hub.Tell(new ReplicationHub.ConnectPeer(a.Address), Akka.Actor.ActorRefs.NoSender);
+        // As cluster membership does: each side knows the other, or A's hub refuses B's subscription and blob requests.
+        a.Hub.Tell(new ReplicationHub.ConnectPeer(b.Address), Akka.Actor.ActorRefs.NoSender);
         var lastOfA = a.Store.LastSequence;
         var caughtUp = Stopwatch.StartNew();
         while ((await b.StatusAsync()).Peers.SingleOrDefault()?.PersistedCursor != lastOfA)

@@ -54,7 +54,7 @@ public static class SmallCatchUp
         {
             await using var a = BenchNode.Start(aDir);
             var bDir = Path.Combine(root, $"small-b{r}");
-            var result = await CatchUp.Run(a, bDir, Records, RecordBytes, limit);
+            var result = await Run(a, bDir, Records, limit);
             Directory.Delete(bDir, recursive: true);
             if (r >= 0) runs.Add(result); // run -1 warms up the JIT and the loopback
         }
@@ -68,7 +68,7 @@ public static class SmallCatchUp
         await using (var a = BenchNode.Start(aDir))
         {
             var bDir = Path.Combine(root, "small-b-large");
-            large = await CatchUp.Run(a, bDir, LargeRecords, RecordBytes, limit * 4);
+            large = await Run(a, bDir, LargeRecords, limit * 4);
             Directory.Delete(bDir, recursive: true);
         }
         AddCatchUpRow(table, $"catch-up {LargeRecords} records x ~200 B, no blobs, until B's persisted cursor = {last}", [large], limitRate, limit * 4);
@@ -96,6 +96,49 @@ public static class SmallCatchUp
         if (resubscribed.Count > 0)
             table.Note($"    note: B re-subscribed in {resubscribed.Count} run(s); last problem: {resubscribed[^1].LastProblem}");
         return median;
+    }
+
+    /// <summary>
+    /// As <see cref="CatchUp.Run"/>, but A is told of B too: a hub takes a subscription only from a node it replicates
+    /// with (a member), as A does once B joined its cluster.
+    /// </summary>
+    private static async Task<CatchUp.Result> Run(BenchNode a, string followerDirectory, int records, TimeSpan limit)
+    {
+        var lastOfA = a.Store.LastSequence;
+        await using var b = BenchNode.Start(followerDirectory);
+        var heapBefore = ForcedHeap();
+        var heapMax = heapBefore;
+
+        var clock = Stopwatch.StartNew();
+        a.Hub.Tell(new ReplicationHub.ConnectPeer(b.Address));
+        b.Hub.Tell(new ReplicationHub.ConnectPeer(a.Address));
+        Receiver.PeerStatus? peer = null;
+        var converged = false;
+        while (clock.Elapsed < limit)
+        {
+            await Task.Delay(20);
+            heapMax = Math.Max(heapMax, GC.GetTotalMemory(forceFullCollection: false));
+            peer = (await b.StatusAsync()).Peers.SingleOrDefault(p => p.Peer == a.Store.NodeId);
+            if (Trace && peer is not null)
+                Console.Error.WriteLine($"  {clock.Elapsed.TotalMilliseconds,7:F0} ms  committed {peer.Committed,7}  durable {peer.Durable,7}  persisted {peer.PersistedCursor,7}  received {peer.RecordsReceived,7}");
+            if (peer is not null && peer.PersistedCursor == lastOfA)
+            {
+                converged = true;
+                break;
+            }
+        }
+        var elapsed = clock.Elapsed;
+        var heapAfter = ForcedHeap();
+        return new CatchUp.Result(records, RecordBytes, elapsed, converged, heapBefore, heapMax, heapAfter, peer?.Resubscriptions ?? 0, peer?.LastProblem);
+    }
+
+    private static readonly bool Trace = Environment.GetEnvironmentVariable("CLUSTER_BENCH_TRACE") == "1";
+
+    private static long ForcedHeap()
+    {
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        return GC.GetTotalMemory(forceFullCollection: true);
     }
 
     /// <summary>The JSON of record i: about <see cref="RecordBytes"/> bytes, the same every time.</summary>

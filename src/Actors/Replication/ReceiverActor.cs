@@ -51,6 +51,8 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     /// </summary>
     private const int StoreFullBackoffFactor = 10;
 
+    private static readonly IReadOnlyCollection<string> NoBlobs = [];
+
     private readonly string _peerNodeId;
     private readonly RecordStore _store;
     private readonly ReplicationSettings _settings;
@@ -263,7 +265,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         try
         {
             var outcomes = frame.Records.Count == 0 ? [] : _store.ApplyReplicated(frame.Records.Select(r => r.Record).ToArray());
-            blobsToSave = outcomes.Select(o => (IReadOnlyCollection<string>)o.BlobsToSave.Select(b => b.FileId).ToArray()).ToArray();
+            blobsToSave = outcomes.Select(o => o.BlobsToSave.Count == 0 ? NoBlobs : o.BlobsToSave.Select(b => b.FileId).ToArray()).ToArray();
         }
         catch (StoreFullException e)
         {

@@ -26,10 +26,18 @@ public static class RecordFrameCodec
     {
         writer.I64(sequence).String(record.Table).String(record.Id);
         RecordCodec.WriteBody(writer, record);
-        var unavailable = record.Blobs.Select((blob, index) => (blob, index)).Where(b => unavailableFileIds?.Contains(b.blob.FileId) == true).ToArray();
+        if (unavailableFileIds is not { Count: > 0 })
+        {
+            writer.U16(0);
+            return;
+        }
+        var unavailable = record.Blobs.Select((blob, index) => (blob, index)).Where(b => unavailableFileIds.Contains(b.blob.FileId)).ToArray();
         writer.U16((ushort)unavailable.Length);
         foreach (var (_, index) in unavailable) writer.U16((ushort)index);
     }
+
+    /// <summary>What almost every record carries: no blob marked unavailable (shared, never changed).</summary>
+    private static readonly IReadOnlySet<string> NoneUnavailable = System.Collections.Frozen.FrozenSet<string>.Empty;
 
     /// <summary>The fewest bytes one encoded record takes (sequence, names, version, flags, lengths).</summary>
     private const int MinEncodedRecordBytes = 32;
@@ -56,6 +64,9 @@ public static class RecordFrameCodec
         var records = new List<ReplicatedRecord>(count);
         var reader = new ByteReader(payload, "record frame");
         var previous = afterSequence;
+        // The records of a frame mostly share a table and an origin: each is checked once, the last one kept.
+        string? checkedTable = null;
+        string? checkedOrigin = null;
         for (var i = 0; i < count; i++)
         {
             var sequence = reader.I64("sequence");
@@ -65,9 +76,17 @@ public static class RecordFrameCodec
             var table = reader.String("table");
             var id = reader.String("id");
             var record = RecordCodec.ReadBody(ref reader, table, id);
-            Check(Names.Problem("table", table));
+            if (table != checkedTable)
+            {
+                Check(Names.Problem("table", table));
+                checkedTable = table;
+            }
             Check(Names.Problem("record id", id));
-            if (!RecordStore.IsValidNodeId(record.Version.Origin)) throw new FormatException($"malformed frame: record {table}/{id} has origin '{record.Version.Origin}'");
+            if (record.Version.Origin != checkedOrigin)
+            {
+                if (!RecordStore.IsValidNodeId(record.Version.Origin)) throw new FormatException($"malformed frame: record {table}/{id} has origin '{record.Version.Origin}'");
+                checkedOrigin = record.Version.Origin;
+            }
             if (HybridLogicalClock.PhysicalMs(record.Version.Hlc) > latestAllowedMs)
                 throw new FormatException($"malformed frame: record {table}/{id} has version {record.Version}, more than {MaxClockSkew.TotalDays / 365:F0} years ahead of this node's clock");
             if (record.Data.Length > recordMaxBytes) throw new FormatException($"malformed frame: record {table}/{id} has {record.Data.Length} bytes of data, over record.max-size {recordMaxBytes}");
@@ -78,10 +97,15 @@ public static class RecordFrameCodec
                 if (!BlobStore.IsValidFileId(blob.FileId)) throw new FormatException($"malformed frame: blob {table}/{id}/{blob.Field} has file id '{blob.FileId}'");
                 if (blob.Size < 0 || blob.Size > blobMaxBytes) throw new FormatException($"malformed frame: blob {table}/{id}/{blob.Field} has size {blob.Size}, over blob.max-size {blobMaxBytes}");
             }
-            if (record.Blobs.Select(b => b.Field).Distinct().Count() != record.Blobs.Count)
+            if (record.Blobs.Count > 1 && record.Blobs.Select(b => b.Field).Distinct().Count() != record.Blobs.Count)
                 throw new FormatException($"malformed frame: record {table}/{id} names a blob field twice");
-            var unavailable = new HashSet<string>();
             var unavailableCount = reader.U16("unavailable.count");
+            if (unavailableCount == 0)
+            {
+                records.Add(new ReplicatedRecord(sequence, record, NoneUnavailable));
+                continue;
+            }
+            var unavailable = new HashSet<string>();
             for (var u = 0; u < unavailableCount; u++)
             {
                 var index = reader.U16("unavailable.index");

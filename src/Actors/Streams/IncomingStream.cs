@@ -132,7 +132,10 @@ public sealed record IncomingStream
         var inCopy = frame.CopyStart is not null;
         var due = DueBlobs;
         var awaited = new List<AwaitedBlob>();
-        var toWatermark = new List<Watermark.ICommand>(records.Count + 2);
+        // One message to the watermark per frame (a few around a copy's start and end), not one per record.
+        var toWatermark = new List<Watermark.ICommand>(3);
+        var withBlobs = new List<Watermark.Committed>();
+        var copied = inCopy ? new List<Watermark.CopyCommitted>(records.Count) : null;
         var copy = Copy;
         if (inCopy && copy is null)
         {
@@ -151,15 +154,15 @@ public sealed record IncomingStream
                 if (!unavailable.Contains(blob.FileId)) due = due.Enqueue(new DueBlob(position, blob, needed, inCopy));
                 else if (needed) awaited.Add(new AwaitedBlob(Epoch, position, record.Table, record.Id, blob, inCopy));
             }
-            var blobs = save.ToArray();
-            toWatermark.Add(inCopy
-                ? new Watermark.CopyCommitted(Epoch, position, RecordCodec.Key(record.Table, record.Id), blobs)
-                : new Watermark.Committed(Epoch, position, blobs));
+            IReadOnlyList<string> blobs = save.Count == 0 ? [] : save.ToArray();
+            if (copied is not null) copied.Add(new Watermark.CopyCommitted(Epoch, position, RecordCodec.Key(record.Table, record.Id), blobs));
+            else if (blobs.Count > 0) withBlobs.Add(new Watermark.Committed(Epoch, position, blobs));
         }
 
         var next = this with { DueBlobs = due, HandledBytes = HandledBytes + costBytes };
         if (inCopy)
         {
+            if (copied!.Count > 0) toWatermark.Add(new Watermark.CopyFrameCommitted(Epoch, copied));
             copy = records.Count > 0 ? copy! with { Position = records[^1].Sequence } : copy!;
             if (frame.CopyDone)
             {
@@ -174,9 +177,9 @@ public sealed record IncomingStream
         }
         else
         {
-            // Entries after the last record that this follower does not receive: a sequence update with no data.
-            var lastRecord = records.Count > 0 ? records[^1].Sequence : Committed;
-            if (frame.UpToSequence > lastRecord) toWatermark.Add(new Watermark.Committed(Epoch, frame.UpToSequence, []));
+            // Up to the frame's end, past entries after its last record that this follower does not receive: a
+            // sequence update with no data. A heartbeat that moves nothing tells the watermark nothing.
+            if (frame.UpToSequence > Committed) toWatermark.Add(new Watermark.FrameCommitted(Epoch, frame.UpToSequence, withBlobs));
             next = next with { Committed = frame.UpToSequence };
         }
         return new AppliedFrame(next, toWatermark, awaited);

@@ -24,6 +24,12 @@ public sealed record OutgoingStream
     public const int MaxBlobsPerFrame = 64;
 
     private const int AuditReadBatch = 512;
+
+    /// <summary>
+    /// Log entries one frame may pass over, sent or skipped: entries the follower does not receive cost nothing in the
+    /// frame's bytes, so without this bound one frame could read the whole log.
+    /// </summary>
+    private const int MaxEntriesPerFrame = 16 * AuditReadBatch;
     private const int CopyReadBatch = 256;
 
     /// <summary>A limit the follower states below this is ignored: it would only make the stream crawl.</summary>
@@ -141,32 +147,50 @@ public sealed record OutgoingStream
 
     private NextFrame BuildRecordFrame(IReplicationSource source)
     {
-        var entries = source.ReadAudit(NextSequence, AuditReadBatch);
-        if (entries.Count == 0) return NextFrame.Nothing;
-        // The log was trimmed past what this follower still needs (retention is shorter than its lag). A frame now
-        // would skip those entries unseen; instead the stream ends and the follower's new subscription, from its
-        // durable watermark, finds its cursor behind the retention and copies.
-        if (entries[0].Sequence != NextSequence) return new LogTrimmed(NextSequence, entries[0].Sequence);
-
         var builder = new FrameBuilder(Limits.FrameTargetBytes);
         var upTo = NextSequence - 1;
-        foreach (var entry in entries)
+        var scanned = 0;
+        // The frame fills up to its byte target, reading the log a batch at a time: a frame of small records holds
+        // thousands, so the follower commits them in one transaction and tells its watermark once.
+        while (scanned < MaxEntriesPerFrame)
         {
-            var record = FollowersOwn(entry.Version) ? null : source.Get(entry.Table, entry.Id);
+            var entries = source.ReadLog(upTo + 1, AuditReadBatch);
+            if (entries.Count == 0) break;
+            if (entries[0].Entry.Sequence != upTo + 1)
+            {
+                // The log was trimmed past what this follower still needs (retention is shorter than its lag). A frame
+                // now would skip those entries unseen; instead the stream ends and the follower's new subscription,
+                // from its durable watermark, finds its cursor behind the retention and copies. Trimmed while this
+                // frame was being read: the frame ends here, and the next one finds the gap.
+                if (upTo < NextSequence) return new LogTrimmed(NextSequence, entries[0].Entry.Sequence);
+                break;
+            }
+            scanned += entries.Count;
+            if (!AddEntries(source, builder, entries, ref upTo)) break;
+            if (entries.Count < AuditReadBatch) break;
+        }
+        if (upTo < NextSequence) return NextFrame.Nothing; // nothing consumed
+        var frame = new RecordFrame(Epoch, NextSequence - 1, upTo, builder.Count, builder.Payload());
+        return Finish(builder, frame, frame.CostBytes, frame.Payload.Length, this with { NextSequence = upTo + 1 });
+    }
+
+    /// <summary>Adds the entries' records to the frame in log order; false once the frame is full.</summary>
+    private bool AddEntries(IReplicationSource source, FrameBuilder builder, IReadOnlyList<LoggedRecord> entries, ref long upTo)
+    {
+        foreach (var (entry, current) in entries)
+        {
+            var record = FollowersOwn(entry.Version) ? null : current;
             // Written by the follower (it has it), or replaced since (the later entry carries the newer version).
             if (record is null || record.Version != entry.Version)
             {
                 upTo = entry.Sequence;
                 continue;
             }
-            var added = builder.TryAdd(source, entry.Sequence, record);
-            if (added == FrameBuilder.Outcome.Full) break;
+            if (builder.TryAdd(source, entry.Sequence, record) == FrameBuilder.Outcome.Full) return false;
             upTo = entry.Sequence; // added, or replaced while its blobs were opened: superseded either way
-            if (builder.BlobCount >= MaxBlobsPerFrame) break;
+            if (builder.BlobCount >= MaxBlobsPerFrame) return false;
         }
-        if (upTo < NextSequence) return NextFrame.Nothing; // nothing consumed
-        var frame = new RecordFrame(Epoch, NextSequence - 1, upTo, builder.Count, builder.Payload());
-        return Finish(builder, frame, frame.CostBytes, frame.Payload.Length, this with { NextSequence = upTo + 1 });
+        return true;
     }
 
     private NextFrame BuildCopyFrame(IReplicationSource source, OutgoingCopy copy)

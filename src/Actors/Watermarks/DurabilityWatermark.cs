@@ -50,6 +50,7 @@ public sealed class DurabilityWatermark
     {
         if (sequence <= Committed) return false;
         Committed = sequence;
+        if (blobsToCome.Count == 0) return true; // most records: nothing to wait for, nothing to allocate
         var outstanding = new HashSet<string>(blobsToCome);
         outstanding.RemoveWhere(fileId => _durableEarly.Remove((sequence, fileId)));
         if (outstanding.Count > 0) _waiting[sequence] = outstanding;

@@ -76,6 +76,10 @@ public sealed class PeerCursor
         {
             case Watermark.Committed c when c.Epoch == _epoch:
                 return _log.Commit(c.Sequence, c.BlobsToCome);
+            case Watermark.FrameCommitted f when f.Epoch == _epoch:
+                var withBlobs = false;
+                foreach (var c in f.WithBlobs) withBlobs |= _log.Commit(c.Sequence, c.BlobsToCome);
+                return _log.Commit(f.UpToSequence, []) | withBlobs;
             case Watermark.BlobDurable d when d.Epoch == _epoch:
                 if (d.InCopy) _copy?.BlobDurable(d.Position, d.FileId);
                 else _log.BlobDurable(d.Position, d.FileId);
@@ -89,6 +93,9 @@ public sealed class PeerCursor
                 return true;
             case Watermark.CopyCommitted c when c.Epoch == _epoch && _copy is not null:
                 _copy.Committed(c.Position, c.Key, c.BlobsToCome);
+                return true;
+            case Watermark.CopyFrameCommitted c when c.Epoch == _epoch && _copy is not null:
+                _copy.Committed(c.Records);
                 return true;
             case Watermark.CopyDone d when d.Epoch == _epoch && _copy is not null:
                 _copy.LastPosition = d.LastPosition;
@@ -185,6 +192,14 @@ public sealed class CopyWatermark(long copyStart, byte[] durableKey)
     public void Committed(long position, byte[] key, IReadOnlyCollection<string> blobs)
     {
         if (Positions.Commit(position, blobs)) _keys[position] = key;
+        Settle();
+    }
+
+    /// <summary>A copy frame's records, settled once: the durable key moves as if each had come alone.</summary>
+    public void Committed(IReadOnlyList<Watermark.CopyCommitted> records)
+    {
+        foreach (var record in records)
+            if (Positions.Commit(record.Position, record.BlobsToCome)) _keys[record.Position] = record.Key;
         Settle();
     }
 

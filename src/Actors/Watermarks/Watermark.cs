@@ -19,6 +19,14 @@ public static class Watermark
     public sealed record Committed(long Epoch, long Sequence, IReadOnlyList<string> BlobsToCome) : ICommand;
 
     /// <summary>
+    /// The receiver applied a frame of the peer's log: every sequence up to <paramref name="UpToSequence"/> is committed,
+    /// and the records in <paramref name="WithBlobs"/> (in sequence order, none above <paramref name="UpToSequence"/>)
+    /// still wait for those blobs. One message per frame however many records it holds: a record without blobs to come
+    /// changes nothing in the watermark but its committed sequence.
+    /// </summary>
+    public sealed record FrameCommitted(long Epoch, long UpToSequence, IReadOnlyList<Committed> WithBlobs) : ICommand;
+
+    /// <summary>
     /// The blob saver made a blob durable. <paramref name="Position"/> is its record's place in the stream: a log
     /// sequence, or a copy position when <paramref name="InCopy"/>.
     /// </summary>
@@ -32,6 +40,9 @@ public static class Watermark
 
     /// <summary>The receiver committed the copied record at copy position <paramref name="Position"/> (its place in this epoch's copy), key <paramref name="Key"/>.</summary>
     public sealed record CopyCommitted(long Epoch, long Position, byte[] Key, IReadOnlyList<string> BlobsToCome) : ICommand;
+
+    /// <summary>The receiver committed a copy frame's records, in copy-position order: one message per frame.</summary>
+    public sealed record CopyFrameCommitted(long Epoch, IReadOnlyList<CopyCommitted> Records) : ICommand;
 
     /// <summary>The copy sent its last record, at <paramref name="LastPosition"/>; the audit log follows from the copy's start.</summary>
     public sealed record CopyDone(long Epoch, long LastPosition) : ICommand;

@@ -98,6 +98,8 @@ internal sealed class WatermarkActor : ReceiveActor, IWithStash, IWithTimers
             {
                 if (command is Committed committed && committed.Epoch == _cursor.Epoch)
                     _log.Warning("peer {0}: sequence {1} committed again at or below {2}; ignored", _peerNodeId, committed.Sequence, _cursor.Committed);
+                else if (command is FrameCommitted frame && frame.Epoch == _cursor.Epoch)
+                    _log.Warning("peer {0}: frame up to {1} committed again at or below {2}; ignored", _peerNodeId, frame.UpToSequence, _cursor.Committed);
                 return;
             }
             switch (command)

@@ -193,11 +193,12 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
                         if (existing is not null) superseded.Add((key, existing));
                         // Only a blob known held (hashed since its file was written) is taken as held here; any other
                         // file is hashed after the commit, outside the write lock.
-                        outcomes[i] = new ApplyOutcome(ApplyKind.Applied, lastSequence, record.Blobs.Where(b => !Blobs.IsVerified(b)).ToArray());
+                        outcomes[i] = new ApplyOutcome(ApplyKind.Applied, lastSequence,
+                            record.Blobs.Count == 0 ? [] : record.Blobs.Where(b => !Blobs.IsVerified(b)).ToArray());
                     }
                     else if (record.Version == existing.Version)
                     {
-                        outcomes[i] = new ApplyOutcome(ApplyKind.Same, 0, []);
+                        outcomes[i] = SameOutcome;
                     }
                     else
                     {
@@ -214,17 +215,21 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
         }
         // Outside the transaction, because hashing a large file must not hold the writer: the repair path (the same
         // version again), and files of a blob not known held that may hold other bytes than the record's.
+        var foundPresent = false;
+        var applied = 0;
         for (var i = 0; i < records.Count; i++)
         {
+            if (outcomes[i].Kind == ApplyKind.Applied) applied++;
+            if (records[i].Blobs.Count == 0) continue; // most records: nothing to look for
             if (outcomes[i].Kind == ApplyKind.Same)
                 outcomes[i] = outcomes[i] with { BlobsToSave = records[i].Blobs.Where(b => !Blobs.Verify(b)).ToArray() };
             else if (outcomes[i].BlobsToSave.Count > 0)
                 outcomes[i] = outcomes[i] with { BlobsToSave = outcomes[i].BlobsToSave.Where(b => !Blobs.IsPresent(b)).ToArray() };
+            foundPresent |= outcomes[i].BlobsToSave.Count < records[i].Blobs.Count;
         }
         // A blob found present may have been renamed into place by a save whose directory fsync has not run
         // yet; the caller will count it durable, so make it so (one fsync for the frame, only when needed).
-        if (outcomes.Where((o, i) => o.BlobsToSave.Count < records[i].Blobs.Count).Any()) Blobs.SyncDirectory();
-        var applied = outcomes.Count(o => o.Kind == ApplyKind.Applied);
+        if (foundPresent) Blobs.SyncDirectory();
         if (applied > 0)
         {
             Interlocked.Add(ref _replicatedApplies, applied);
@@ -232,6 +237,9 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
         }
         return outcomes;
     }
+
+    /// <summary>The outcome of a record this store already holds in the same version, before its blobs are looked at.</summary>
+    private static readonly ApplyOutcome SameOutcome = new(ApplyKind.Same, 0, []);
 
     // ---------------------------------------------------------------- reads
 
@@ -252,6 +260,26 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
         {
             var (_, key, value) = cursor.GetCurrent();
             entries.Add(RecordCodec.DecodeAudit(RecordCodec.ParseSequenceKey(key.AsSpan()), value.AsSpan()));
+            code = cursor.Next().resultCode;
+        }
+        return entries;
+    }
+
+    /// <summary>
+    /// Audit entries from <paramref name="fromSequence"/> on with their records as they stand now, in one read
+    /// transaction: what a sender reads for each frame, without a transaction per record.
+    /// </summary>
+    public IReadOnlyList<LoggedRecord> ReadLog(long fromSequence, int maxCount)
+    {
+        var entries = new List<LoggedRecord>(Math.Min(maxCount, 1024));
+        using var tx = _lease.Environment.BeginTransaction(TransactionBeginFlags.ReadOnly);
+        using var cursor = tx.CreateCursor(_audit);
+        var code = cursor.SetRange(RecordCodec.SequenceKey(Math.Max(1, fromSequence)));
+        while (code == MDBResultCode.Success && entries.Count < maxCount)
+        {
+            var (_, key, value) = cursor.GetCurrent();
+            var entry = RecordCodec.DecodeAudit(RecordCodec.ParseSequenceKey(key.AsSpan()), value.AsSpan());
+            entries.Add(new LoggedRecord(entry, Read(tx, RecordCodec.Key(entry.Table, entry.Id))));
             code = cursor.Next().resultCode;
         }
         return entries;

@@ -27,11 +27,40 @@ public sealed class IncomingStreamSpec
         Assert.Equal(13, applied.Next.Committed);
         Assert.True(blob.SameContentAs(Assert.Single(applied.Next.DueBlobs).Blob));
         Assert.Equal(500, applied.Next.HandledBytes);
-        // Each record is committed with the blobs still to come; entry 13 carried nothing for this follower.
-        Assert.Equal(
-            [new Watermark.Committed(7, 11, []), new Watermark.Committed(7, 12, [blob.FileId]), new Watermark.Committed(7, 13, [])],
-            applied.ToWatermark.Cast<Watermark.Committed>().Select(c => c with { BlobsToCome = c.BlobsToCome.ToArray() }),
-            new CommittedComparer());
+        // One message for the frame: committed up to 13 (entry 13 carried nothing for this follower), and record 12
+        // waits for its blob.
+        var committed = Assert.IsType<Watermark.FrameCommitted>(Assert.Single(applied.ToWatermark));
+        Assert.Equal((7, 13), (committed.Epoch, committed.UpToSequence));
+        Assert.Equal([new Watermark.Committed(7, 12, [blob.FileId])], committed.WithBlobs, new CommittedComparer());
+    }
+
+    [Fact]
+    public void A_frame_of_many_records_tells_the_watermark_once_with_its_exact_range()
+    {
+        var records = Enumerable.Range(0, 2_000).Select(i => (Sequence: 101L + i, Record: Record($"r{i}"))).ToArray();
+        var stream = IncomingStream.Begin(epoch: 3, committed: 100);
+
+        var accepted = Assert.IsType<FrameAccepted>(stream.Check(Frame(3, 100, 2_100, records), MaxPayload));
+        var applied = stream.Applied(accepted, records.Select(_ => (IReadOnlyCollection<string>)[]).ToArray(), costBytes: 1);
+
+        var committed = Assert.IsType<Watermark.FrameCommitted>(Assert.Single(applied.ToWatermark));
+        Assert.Equal(2_100, committed.UpToSequence);
+        Assert.Empty(committed.WithBlobs);
+        // What the watermark makes of it: everything up to the frame's end is committed and durable, nothing beyond.
+        var cursor = new PeerCursor(100);
+        cursor.BeginEpoch(3);
+        Assert.True(cursor.Handle(committed));
+        Assert.Equal((2_100L, 2_100L), (cursor.Committed, cursor.Durable));
+    }
+
+    [Fact]
+    public void A_heartbeat_that_moves_nothing_tells_the_watermark_nothing()
+    {
+        var stream = IncomingStream.Begin(epoch: 1, committed: 10);
+
+        var applied = stream.Applied(Assert.IsType<FrameAccepted>(stream.Check(Frame(1, 10, 10), MaxPayload)), [], costBytes: 0);
+
+        Assert.Empty(applied.ToWatermark);
     }
 
     [Theory]
@@ -118,6 +147,10 @@ public sealed class IncomingStreamSpec
         var copying = stream.Applied(first, [[], []], 100);
         Assert.Equal(new CopyProgress(500, 2), copying.Next.Copy);
         Assert.IsType<Watermark.CopyBegan>(copying.ToWatermark[0]);
+        // The frame's records go to the watermark in one message, each at its copy position with its key.
+        var copied = Assert.IsType<Watermark.CopyFrameCommitted>(copying.ToWatermark[1]);
+        Assert.Equal([1L, 2L], copied.Records.Select(r => r.Position));
+        Assert.Equal(Persistence.Records.RecordCodec.Key("t", "b"), copied.Records[1].Key);
 
         var lost = Assert.IsType<FrameRefused>(copying.Next.Check(CopyFrame(3, 500, afterPosition: 3, done: false, (4, Record("d"))), MaxPayload));
         Assert.True(lost.LostInTransit);

@@ -113,6 +113,38 @@ public sealed class OutgoingStreamSpec
         Assert.Equal(["ab00000000000000000000000000000b"], records[1].UnavailableFileIds);
     }
 
+    [Fact]
+    public void Frames_fill_to_a_byte_target_across_log_reads_each_with_a_record_and_never_over_the_frame_limit()
+    {
+        var source = Source(out _, retention: 10_000);
+        var ids = Enumerable.Range(0, 2_500).Select(i => $"r{i:D4}").ToList();
+        foreach (var id in ids.Take(1_200)) source.WriteLocal("t", id, (_, v) => Record(id, "me") with { Version = v });
+        // Larger than the target but within the limit: it goes, alone in its frame.
+        source.WriteLocal("t", "big", (_, v) => Record("big", "me") with { Version = v, Data = new byte[40_000] });
+        foreach (var id in ids.Skip(1_200)) source.WriteLocal("t", id, (_, v) => Record(id, "me") with { Version = v });
+        var limits = new StreamLimits(ChunkBytes: 64, FrameTargetBytes: 32 * 1024, MaxFramePayloadBytes: 48 * 1024, WindowBytes: 1L << 20);
+        var stream = OutgoingStream.Begin(Subscription(1), limits, 1, source.LastSequence);
+
+        var frames = new List<RecordFrame>();
+        while (stream.BuildNext(source) is FrameReady ready)
+        {
+            frames.Add(Assert.IsType<RecordFrame>(ready.Frame));
+            stream = ready.Next.Credited(new Credit(7, ready.Next.SentBytes));
+        }
+
+        Assert.All(frames, f => Assert.InRange(f.RecordCount, 1, int.MaxValue));
+        Assert.All(frames, f => Assert.InRange(f.Payload.Length, 1, limits.MaxFramePayloadBytes));
+        Assert.All(frames.Where(f => f.RecordCount > 1), f => Assert.InRange(f.Payload.Length, 1, limits.FrameTargetBytes));
+        Assert.Contains(frames, f => f.RecordCount == 1 && f.Payload.Length > limits.FrameTargetBytes);
+        // Frames are bounded by bytes, not by a read of the log: one holds more records than one read returns.
+        Assert.Contains(frames, f => f.RecordCount > 512);
+        // Every record once, in log order, each frame continuing where the last ended.
+        var received = frames.SelectMany(f => RecordFrameCodec.Decode(f.Payload, f.RecordCount, f.AfterSequence, f.UpToSequence, int.MaxValue, long.MaxValue));
+        Assert.Equal(ids.Take(1_200).Append("big").Concat(ids.Skip(1_200)), received.Select(r => r.Record.Id));
+        Assert.Equal(frames.Select(f => f.UpToSequence).SkipLast(1), frames.Skip(1).Select(f => f.AfterSequence));
+        Assert.Equal(source.LastSequence, frames[^1].UpToSequence);
+    }
+
     private static Subscribe Subscription(long fromSequence) =>
         new("follower", 7, fromSequence, Limits.WindowBytes, ActorRefs.Nobody, MaxChunkBytes: Limits.ChunkBytes, MaxFramePayloadBytes: Limits.MaxFramePayloadBytes);
 

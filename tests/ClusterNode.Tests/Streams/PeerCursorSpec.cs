@@ -30,6 +30,26 @@ public sealed class PeerCursorSpec
     }
 
     [Fact]
+    public void A_frame_committed_at_once_holds_the_cursor_below_its_first_record_still_waiting_for_a_blob()
+    {
+        var cursor = new PeerCursor(persistedCursor: 10);
+        cursor.BeginEpoch(1);
+
+        // Sequences 11..500 in one frame; 120 and 300 wait for blobs.
+        Assert.True(cursor.Handle(new FrameCommitted(1, 500, [new Committed(1, 120, ["a"]), new Committed(1, 300, ["b"])])));
+
+        Assert.Equal((500L, 119L), (cursor.Committed, cursor.Durable));
+        Assert.Equal(new CursorStore.Advance(119), cursor.TakePersist());
+        cursor.Persisted(119);
+        cursor.Handle(new BlobDurable(1, 120, "a"));
+        Assert.Equal(299, cursor.Durable);
+        cursor.Handle(new BlobDurable(1, 300, "b"));
+        Assert.Equal(500, cursor.Durable);
+        // The same frame again (a duplicate report) changes nothing.
+        Assert.False(cursor.Handle(new FrameCommitted(1, 500, [])));
+    }
+
+    [Fact]
     public void A_new_subscription_resumes_from_durable_and_ignores_reports_of_the_old_one()
     {
         var cursor = new PeerCursor(5);

@@ -36,8 +36,16 @@ public sealed class NodeHost : IAsyncDisposable
         akka.actor.serialization-identifiers { "ClusterNode.Node.Membership.ClusterProbeSerializer, cluster-node" = 7302 }
         # Keep asking the seeds to join for as long as it takes (a seed may be down for hours), and soon again when a
         # join was not answered (a new incarnation waits for its old one to be removed).
+        # 500ms, not Akka's 10s: a restarted member's first Join only gets its old incarnation (same address) downed,
+        # and it is admitted at the next try. A try cut short by a slow answer costs nothing: a member that asks again
+        # is welcomed again.
         akka.cluster.shutdown-after-unsuccessful-join-seed-nodes = off
-        akka.cluster.retry-unsuccessful-join-after = 2s
+        akka.cluster.retry-unsuccessful-join-after = 500ms
+        # A member's state changes (Joining -> Up, a downed incarnation removed) are made by the leader on this tick and
+        # reach the others by gossip: at Akka's 1 s each, a restarted member waited up to two more seconds to be Up.
+        # Neither touches failure detection (heartbeats), so a loaded machine marks no one unreachable for them.
+        akka.cluster.leader-actions-interval = 200ms
+        akka.cluster.gossip-interval = 300ms
         """);
 
     /// <summary>
@@ -93,6 +101,7 @@ public sealed class NodeHost : IAsyncDisposable
         // Bad TLS settings stop start-up before the store is opened, naming the key.
         ClusterNode.Actors.Security.TlsSettings.Create(config.WithDefaults());
         var store = NodeRuntime.OpenStore(ClusterNode.Actors.Replication.ReplicationSettings.Create(config));
+        StartUpTrace.Step("store");
         try
         {
             NodeHost? host = null;
@@ -113,12 +122,14 @@ public sealed class NodeHost : IAsyncDisposable
         Action<Address, string> rejoin, Address? joinTarget, TimeSpan joinPatience)
     {
         var runtime = NodeRuntime.StartOn(store, WithJoinTarget(config, joinTarget), onSystemStarted);
+        StartUpTrace.Step("actor-system");
         try
         {
             runtime.System.ActorOf(ClusterMembership.Props(runtime.Hub), ClusterMembership.Name);
             runtime.System.ActorOf(ClusterRepair.Props(rejoin, runtime.Hub, RepairInterval(config), joinPatience), ClusterRepair.Name);
             var cluster = Cluster.Get(runtime.System);
             if (cluster.Settings.SeedNodes.Count == 0) cluster.Join(cluster.SelfAddress);
+            StartUpTrace.Step("joining");
             return runtime;
         }
         catch
@@ -146,7 +157,11 @@ public sealed class NodeHost : IAsyncDisposable
     }
 
     private void ResetJoinPatienceWhenUp(NodeRuntime runtime) =>
-        Cluster.Get(runtime.System).RegisterOnMemberUp(() => Volatile.Write(ref _incarnationsNotUp, 0));
+        Cluster.Get(runtime.System).RegisterOnMemberUp(() =>
+        {
+            StartUpTrace.Step("member-up");
+            Volatile.Write(ref _incarnationsNotUp, 0);
+        });
 
     /// <summary>cluster-node.membership.join-patience, doubled for each incarnation in a row that never became Up, up to 16 times.</summary>
     private static TimeSpan JoinPatience(Config config, int incarnationsNotUp)

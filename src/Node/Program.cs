@@ -17,6 +17,7 @@ internal static class NodeCommand
         switch (args.FirstOrDefault())
         {
             case "run":
+                StartUpTrace.Step("main");
                 break;
             case "status":
                 return await ClusterNode.Node.Commands.StatusCommand.RunAsync(args[1..], Console.Out, Console.Error);
@@ -58,23 +59,32 @@ internal static class NodeCommand
             return Usage;
         }
 
+        StartUpTrace.Step("config");
         foreach (var exposure in insecure) Console.Error.WriteLine($"cluster-node: warning: {exposure} ({SecureDefaults.AllowInsecureKey} = on)");
 
+        // Kestrel is built on another thread while this one starts the node: each takes a few hundred milliseconds.
+        var nodeStarted = new TaskCompletionSource<Func<NodeRuntime>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var httpStarting = Task.Run(() => HttpServer.StartAsync(nodeStarted.Task, httpSettings));
         NodeHost node;
         try
         {
             node = NodeHost.Start(config);
+            StartUpTrace.Step("node");
         }
         catch (Exception e)
         {
+            nodeStarted.SetCanceled();
+            try { await httpStarting; } catch (Exception) { /* stopped for want of a node; the node's error is the one to report */ }
             Console.Error.WriteLine($"cluster-node: cannot start: {StartFailure(e)}");
             return Usage;
         }
+        nodeStarted.SetResult(() => node.Runtime);
 
         HttpServer http;
         try
         {
-            http = await HttpServer.StartAsync(() => node.Runtime, httpSettings);
+            http = await httpStarting;
+            StartUpTrace.Step("http");
         }
         catch (IOException e)
         {

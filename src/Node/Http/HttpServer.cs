@@ -25,7 +25,13 @@ public sealed class HttpServer : IAsyncDisposable
 
     public Uri Url { get; }
 
-    public static async Task<HttpServer> StartAsync(Func<NodeRuntime> node, HttpSettings settings)
+    public static Task<HttpServer> StartAsync(Func<NodeRuntime> node, HttpSettings settings) => StartAsync(Task.FromResult(node), settings);
+
+    /// <summary>
+    /// Builds Kestrel and the API's pipeline while the node is still starting (the two take about as long, and a
+    /// node's start-up waits for both), then maps the routes once <paramref name="node"/> has started.
+    /// </summary>
+    public static async Task<HttpServer> StartAsync(Task<Func<NodeRuntime>> node, HttpSettings settings)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -40,9 +46,17 @@ public sealed class HttpServer : IAsyncDisposable
             });
         });
         var app = builder.Build();
-        app.Use(new ApiAuthentication(settings.Tokens).InvokeAsync);
-        HttpApi.Map(app, node, settings);
-        await app.StartAsync();
+        try
+        {
+            app.Use(new ApiAuthentication(settings.Tokens).InvokeAsync);
+            HttpApi.Map(app, await node, settings);
+            await app.StartAsync();
+        }
+        catch
+        {
+            await app.DisposeAsync(); // the node did not start, or the port is taken
+            throw;
+        }
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new HttpServer(app, new Uri(bound));
     }

@@ -15,6 +15,9 @@ public static class WriteIngest
 {
     public sealed record Result(int Records, long Bytes, TimeSpan Elapsed)
     {
+        /// <summary>CPU time of this whole process (server and clients) during the run.</summary>
+        public TimeSpan Cpu { get; init; }
+
         public double RecordsPerSecond => Records / Elapsed.TotalSeconds;
         public double MegabytesPerSecond => Bytes / 1e6 / Elapsed.TotalSeconds;
     }
@@ -81,6 +84,7 @@ public static class WriteIngest
     {
         var next = -1;
         var clock = Stopwatch.StartNew();
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         await Task.WhenAll(Enumerable.Range(0, clients).Select(async _ =>
         {
             int i;
@@ -91,8 +95,12 @@ public static class WriteIngest
                     throw new InvalidOperationException($"request {i}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
             }
         }));
+        LastCpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
         return clock.Elapsed;
     }
+
+    /// <summary>The process's CPU time during the last <see cref="Concurrently"/> run.</summary>
+    private static TimeSpan LastCpu;
 
     /// <summary>Records with one blob each, each in one multipart request (data + blob), or as a record PUT then a blob PUT.</summary>
     public static async Task<Result> BlobIngest(string directory, int records, int blobBytes, int clients, bool multipart)
@@ -119,7 +127,7 @@ public static class WriteIngest
                 if (!put.IsSuccessStatusCode) return put;
             return await client.PutAsync(Url(record + "/blobs/image"), new ByteArrayContent(blob));
         });
-        return new Result(records, (long)records * blobBytes, elapsed);
+        return new Result(records, (long)records * blobBytes, elapsed) { Cpu = LastCpu };
     }
 
     /// <summary>Small records through the batch API (NDJSON, <paramref name="perRequest"/> per request) or one PUT each.</summary>
@@ -133,7 +141,7 @@ public static class WriteIngest
         {
             var single = await Concurrently(records, clients, i =>
                 client.PutAsync(new Uri(node.Http.Url, $"tables/readings/records/rec-{i:D7}"), new ByteArrayContent(values[i])));
-            return new Result(records, bytes, single);
+            return new Result(records, bytes, single) { Cpu = LastCpu };
         }
         var bodies = Enumerable.Range(0, (records + perRequest - 1) / perRequest).Select(r =>
         {
@@ -145,6 +153,6 @@ public static class WriteIngest
         var elapsed = await Concurrently(bodies.Length, clients, r =>
             client.PostAsync(new Uri(node.Http.Url, "tables/readings/records"),
                 new ByteArrayContent(bodies[r]) { Headers = { ContentType = new MediaTypeHeaderValue("application/x-ndjson") } }));
-        return new Result(records, bytes, elapsed);
+        return new Result(records, bytes, elapsed) { Cpu = LastCpu };
     }
 }

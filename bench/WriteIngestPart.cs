@@ -64,6 +64,8 @@ public static class WriteIngestPart
                 dir => WriteIngest.BlobIngest(dir, 100, BlobBytes, Clients, multipart));
             table.Add("7b", $"HTTP blob ingest: {BlobRecords} records x 50 KiB, {Clients} clients, {how}", blobs.Elapsed, blobs.MegabytesPerSecond,
                 $"{blobs.MegabytesPerSecond / fileLimit.Value:F2} of {fileRatioOf}", blobRuns);
+            table.Note($"    note: CPU of the process (server and clients) {blobs.Cpu.TotalMilliseconds / BlobRecords:F2} ms per record, " +
+                       $"{blobs.Cpu / blobs.Elapsed:F2} of {Environment.ProcessorCount} cores during the median run");
         }
 
         // 7c: small records over HTTP against the LMDB batched-put limit.

@@ -174,7 +174,8 @@ internal static class RecordWrites
         try
         {
             byte[]? data = null;
-            var reader = new MultipartReader(boundary, request.Body);
+            // A larger buffer than the 4 KiB default: the boundary search and reads of a large part cost far less CPU.
+            var reader = new MultipartReader(boundary, request.Body, UploadBufferBytes);
             var buffer = new byte[UploadBufferBytes];
             while (await NextSection(reader) is { } section)
             {

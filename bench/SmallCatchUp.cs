@@ -60,6 +60,22 @@ public static class SmallCatchUp
         var label = $"catch-up {Records} records x ~200 B, no blobs, A -> empty B, until B's persisted cursor = {last}";
         var small = AddCatchUpRow(table, label, runs, limitRate, limit);
 
+        // 7f: the same with larger frames than the default: fewer transactions at B, larger messages.
+        foreach (var frameSize in new[] { "256 KiB", "512 KiB" })
+        {
+            var hocon = $"cluster-node.replication.frame-size = {frameSize}";
+            var sized = new List<CatchUp.Result>();
+            for (var r = 0; r < Runs; r++)
+            {
+                await using var a = BenchNode.Start(aDir, hocon);
+                var bDir = Path.Combine(root, $"small-f{r}");
+                sized.Add(await Run(a, bDir, Records, limit, hocon));
+                Directory.Delete(bDir, recursive: true);
+                table.Note($"    note: frame-size {frameSize}, run {r}: {LastRunProfile}");
+            }
+            AddCatchUpRow(table, $"  the same with replication.frame-size = {frameSize}", sized, limitRate, limit, "7f");
+        }
+
         // 7m: the heap for a backlog ten times larger, filled onto the same A.
         await using (var filling = BenchNode.Start(aDir))
             last = Fill(filling.Store, Records, LargeRecords);
@@ -81,16 +97,16 @@ public static class SmallCatchUp
         }
     }
 
-    private static CatchUp.Result? AddCatchUpRow(Table table, string label, List<CatchUp.Result> runs, double limitRate, TimeSpan limit)
+    private static CatchUp.Result? AddCatchUpRow(Table table, string label, List<CatchUp.Result> runs, double limitRate, TimeSpan limit, string id = "7")
     {
         if (runs.FirstOrDefault(x => !x.Converged) is { } failed)
         {
-            table.Add("7", label + $" -- DID NOT CONVERGE in {limit.TotalSeconds:F0} s: {failed.LastProblem}", null, null, "", "");
+            table.Add(id, label + $" -- DID NOT CONVERGE in {limit.TotalSeconds:F0} s: {failed.LastProblem}", null, null, "", "");
             return null;
         }
         var median = Stats.Median(runs, x => x.Elapsed);
         var rate = median.Records / median.Elapsed.TotalSeconds;
-        table.Add("7", label, median.Elapsed, median.MegabytesPerSecond, $"{rate / 1000:F0}k rec/s, {rate / limitRate:F2} of limit",
+        table.Add(id, label, median.Elapsed, median.MegabytesPerSecond, $"{rate / 1000:F0}k rec/s, {rate / limitRate:F2} of limit",
             Stats.Runs(runs.Select(x => x.Elapsed)));
         var resubscribed = runs.Where(x => x.Resubscriptions > 1).ToList();
         if (resubscribed.Count > 0)
@@ -102,10 +118,10 @@ public static class SmallCatchUp
     /// As <see cref="CatchUp.Run"/>, but A is told of B too: a hub takes a subscription only from a node it replicates
     /// with (a member), as A does once B joined its cluster.
     /// </summary>
-    private static async Task<CatchUp.Result> Run(BenchNode a, string followerDirectory, int records, TimeSpan limit)
+    private static async Task<CatchUp.Result> Run(BenchNode a, string followerDirectory, int records, TimeSpan limit, string followerHocon = "")
     {
         var lastOfA = a.Store.LastSequence;
-        await using var b = BenchNode.Start(followerDirectory);
+        await using var b = BenchNode.Start(followerDirectory, followerHocon);
         var heapBefore = ForcedHeap();
         var heapMax = heapBefore;
 

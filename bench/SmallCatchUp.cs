@@ -24,8 +24,6 @@ public static class SmallCatchUp
     private const int LimitBatch = 1_000;
     private const int Runs = 3;
 
-    /// <summary>Every record of A has this origin: A took them from a peer that is neither A nor B.</summary>
-    private const string Origin = "bench-origin";
 
     public static async Task Measure(Table table, string root, TimeSpan limit)
     {
@@ -39,14 +37,14 @@ public static class SmallCatchUp
         for (var r = 0; r < Runs; r++) limitRuns.Add(LmdbLimit(Path.Combine(root, $"small-limit-{r}"), aDir));
         var limitTime = limitRuns.Order().ElementAt(Runs / 2);
         var limitRate = Records / limitTime.TotalSeconds;
-        table.Add("7", $"LMDB limit: {Records} records x ~200 B, {LimitBatch} per transaction (record + audit put), one sync each",
+        table.Add("8", $"LMDB limit: {Records} records x ~200 B, {LimitBatch} per transaction (record + audit put), one sync each",
             limitTime, Records * (double)RecordBytes / 1e6 / limitTime.TotalSeconds, $"{limitRate / 1000:F0}k rec/s (the limit)", Stats.Runs(limitRuns));
 
         await using (var a = BenchNode.Start(aDir))
         {
-            foreach (var (stage, elapsed, note) in Breakdown(a, Path.Combine(root, "small-breakdown")))
-                table.Add("7s", $"  stage alone, {Records} records: {stage}", elapsed, null,
-                    $"{Records / elapsed.TotalSeconds / 1000:F0}k rec/s", note);
+            foreach (var (stage, elapsed, allocated, note) in Breakdown(a, Path.Combine(root, "small-breakdown")))
+                table.Add("8s", $"  stage alone, {Records} records: {stage}", elapsed, null,
+                    $"{Records / elapsed.TotalSeconds / 1000:F0}k rec/s", $"{allocated / Records} B allocated per record; {note}");
         }
 
         var runs = new List<CatchUp.Result>();
@@ -57,11 +55,28 @@ public static class SmallCatchUp
             var result = await Run(a, bDir, Records, limit);
             Directory.Delete(bDir, recursive: true);
             if (r >= 0) runs.Add(result); // run -1 warms up the JIT and the loopback
+            if (r >= 0) table.Note($"    note: run {r}: {LastRunProfile}");
         }
         var label = $"catch-up {Records} records x ~200 B, no blobs, A -> empty B, until B's persisted cursor = {last}";
         var small = AddCatchUpRow(table, label, runs, limitRate, limit);
 
-        // 7m: the heap for a backlog ten times larger, filled onto the same A.
+        // 8f: the same with larger frames than the default: fewer transactions at B, larger messages.
+        foreach (var frameSize in new[] { "256 KiB", "512 KiB" })
+        {
+            var hocon = $"cluster-node.replication.frame-size = {frameSize}";
+            var sized = new List<CatchUp.Result>();
+            for (var r = 0; r < Runs; r++)
+            {
+                await using var a = BenchNode.Start(aDir, hocon);
+                var bDir = Path.Combine(root, $"small-f{r}");
+                sized.Add(await Run(a, bDir, Records, limit, hocon));
+                Directory.Delete(bDir, recursive: true);
+                table.Note($"    note: frame-size {frameSize}, run {r}: {LastRunProfile}");
+            }
+            AddCatchUpRow(table, $"  the same with replication.frame-size = {frameSize}", sized, limitRate, limit, "8f");
+        }
+
+        // 8m: the heap for a backlog ten times larger, filled onto the same A.
         await using (var filling = BenchNode.Start(aDir))
             last = Fill(filling.Store, Records, LargeRecords);
         CatchUp.Result large;
@@ -71,26 +86,27 @@ public static class SmallCatchUp
             large = await Run(a, bDir, LargeRecords, limit * 4);
             Directory.Delete(bDir, recursive: true);
         }
+        table.Note($"    note: {LargeRecords} records: {LastRunProfile}");
         AddCatchUpRow(table, $"catch-up {LargeRecords} records x ~200 B, no blobs, until B's persisted cursor = {last}", [large], limitRate, limit * 4);
         if (small is not null)
         {
             foreach (var (records, run) in new[] { (Records, small), (LargeRecords, large) })
-                table.Add("7m", $"managed heap, {records,7}-record small backlog (A and B share the process): max while polling", null, null,
+                table.Add("8m", $"managed heap, {records,7}-record small backlog (A and B share the process): max while polling", null, null,
                     $"{(double)run.HeapMaxBytes / small.HeapMaxBytes:F2} of {Records}'s",
                     $"max {Stats.MiB(run.HeapMaxBytes)} (before connect {Stats.MiB(run.HeapBeforeBytes)}, after catch-up + forced GC {Stats.MiB(run.HeapAfterBytes)})");
         }
     }
 
-    private static CatchUp.Result? AddCatchUpRow(Table table, string label, List<CatchUp.Result> runs, double limitRate, TimeSpan limit)
+    private static CatchUp.Result? AddCatchUpRow(Table table, string label, List<CatchUp.Result> runs, double limitRate, TimeSpan limit, string id = "8")
     {
         if (runs.FirstOrDefault(x => !x.Converged) is { } failed)
         {
-            table.Add("7", label + $" -- DID NOT CONVERGE in {limit.TotalSeconds:F0} s: {failed.LastProblem}", null, null, "", "");
+            table.Add(id, label + $" -- DID NOT CONVERGE in {limit.TotalSeconds:F0} s: {failed.LastProblem}", null, null, "", "");
             return null;
         }
         var median = Stats.Median(runs, x => x.Elapsed);
         var rate = median.Records / median.Elapsed.TotalSeconds;
-        table.Add("7", label, median.Elapsed, median.MegabytesPerSecond, $"{rate / 1000:F0}k rec/s, {rate / limitRate:F2} of limit",
+        table.Add(id, label, median.Elapsed, median.MegabytesPerSecond, $"{rate / 1000:F0}k rec/s, {rate / limitRate:F2} of limit",
             Stats.Runs(runs.Select(x => x.Elapsed)));
         var resubscribed = runs.Where(x => x.Resubscriptions > 1).ToList();
         if (resubscribed.Count > 0)
@@ -102,13 +118,15 @@ public static class SmallCatchUp
     /// As <see cref="CatchUp.Run"/>, but A is told of B too: a hub takes a subscription only from a node it replicates
     /// with (a member), as A does once B joined its cluster.
     /// </summary>
-    private static async Task<CatchUp.Result> Run(BenchNode a, string followerDirectory, int records, TimeSpan limit)
+    private static async Task<CatchUp.Result> Run(BenchNode a, string followerDirectory, int records, TimeSpan limit, string followerHocon = "")
     {
         var lastOfA = a.Store.LastSequence;
-        await using var b = BenchNode.Start(followerDirectory);
+        await using var b = BenchNode.Start(followerDirectory, followerHocon);
         var heapBefore = ForcedHeap();
         var heapMax = heapBefore;
 
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var gcBefore = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration(), GC.GetTotalAllocatedBytes());
         var clock = Stopwatch.StartNew();
         a.Hub.Tell(new ReplicationHub.ConnectPeer(b.Address));
         b.Hub.Tell(new ReplicationHub.ConnectPeer(a.Address));
@@ -128,9 +146,16 @@ public static class SmallCatchUp
             }
         }
         var elapsed = clock.Elapsed;
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+        LastRunProfile = $"process CPU {cpu.TotalSeconds:F2} s in {elapsed.TotalSeconds:F2} s; GCs gen0/1/2 {GC.CollectionCount(0) - gcBefore.Item1}/" +
+            $"{GC.CollectionCount(1) - gcBefore.Item2}/{GC.CollectionCount(2) - gcBefore.Item3}, paused {(GC.GetTotalPauseDuration() - gcBefore.Item4).TotalSeconds:F2} s, " +
+            $"allocated {(GC.GetTotalAllocatedBytes() - gcBefore.Item5) / 1e6 / records * 1e6:F0} B per record";
         var heapAfter = ForcedHeap();
         return new CatchUp.Result(records, RecordBytes, elapsed, converged, heapBefore, heapMax, heapAfter, peer?.Resubscriptions ?? 0, peer?.LastProblem);
     }
+
+    /// <summary>Where the last run's time went, as the process sees it (both nodes share it): CPU, collections, allocation.</summary>
+    private static string LastRunProfile = "";
 
     private static readonly bool Trace = Environment.GetEnvironmentVariable("CLUSTER_BENCH_TRACE") == "1";
 
@@ -149,8 +174,8 @@ public static class SmallCatchUp
     private static readonly int RecordBytes = Json(Records / 2).Length;
 
     /// <summary>
-    /// Adds records to A as if a third node had sent them (one replicated transaction per thousand): fast to fill, and
-    /// each lands in A's audit log like any write, so A streams them to B.
+    /// Adds records to A as A's own writes (origin A, so B does not stream them back), a thousand per transaction through
+    /// the replicated path: fast to fill, and each lands in A's audit log like any write.
     /// </summary>
     private static long Fill(RecordStore store, int fromIndex, int toIndex)
     {
@@ -158,7 +183,7 @@ public static class SmallCatchUp
         {
             var batch = new List<StoredRecord>(LimitBatch);
             for (var i = start; i < Math.Min(toIndex, start + LimitBatch); i++)
-                batch.Add(new StoredRecord(Table, $"r{i:D7}", new RecordVersion(store.Clock.Next(), Origin), false, Json(i), []));
+                batch.Add(new StoredRecord(Table, $"r{i:D7}", new RecordVersion(store.Clock.Next(), store.NodeId), false, Json(i), []));
             store.ApplyReplicated(batch);
         }
         return store.LastSequence;
@@ -225,12 +250,19 @@ public static class SmallCatchUp
     /// building, the wire (serialize and deserialize each frame), the follower's checks and decode, its LMDB apply, and
     /// the watermark. No actors and no network: what is left of the catch-up time beyond their sum is messaging.
     /// </summary>
-    private static List<(string Stage, TimeSpan Elapsed, string Note)> Breakdown(BenchNode a, string directory)
+    private static List<(string Stage, TimeSpan Elapsed, long AllocatedBytes, string Note)> Breakdown(BenchNode a, string directory)
     {
         var settings = a.Runtime.Settings;
         var subscribe = new Subscribe("bench-follower", 1, 1, settings.WindowBytes, ActorRefs.Nobody,
             MaxChunkBytes: settings.ChunkSizeBytes, MaxFramePayloadBytes: settings.MaxFramePayloadBytes);
-        var stages = new List<(string, TimeSpan, string)>();
+        var stages = new List<(string, TimeSpan, long, string)>();
+        var allocated = GC.GetAllocatedBytesForCurrentThread();
+        long Allocated()
+        {
+            var before = allocated;
+            allocated = GC.GetAllocatedBytesForCurrentThread();
+            return allocated - before;
+        }
 
         // Sender: every frame of the log, credited at once.
         var frames = new List<RecordFrame>();
@@ -242,46 +274,53 @@ public static class SmallCatchUp
             stream = ready.Next.Credited(new Credit(1, ready.Next.SentBytes));
             frames.Add((RecordFrame)ready.Frame);
         }
-        stages.Add(("sender builds frames (OutgoingStream.BuildNext)", clock.Elapsed,
+        stages.Add(("sender builds frames (OutgoingStream.BuildNext)", clock.Elapsed, Allocated(),
             $"{frames.Count} frames, {frames.Average(f => f.Payload.Length) / 1024:F0} KiB and {frames.Average(f => f.RecordCount):F0} records each"));
 
         // Wire: what Akka.Remote's serialization does with each frame, both ways.
         var serializer = new ReplicationSerializer((ExtendedActorSystem)a.Runtime.System);
+        Allocated();
         clock.Restart();
         var received = frames.Select(f => (RecordFrame)serializer.FromBinary(serializer.ToBinary(f), serializer.Manifest(f))).ToList();
-        stages.Add(("wire: serialize + deserialize each frame", clock.Elapsed, ""));
+        stages.Add(("wire: serialize + deserialize each frame", clock.Elapsed, Allocated(), ""));
 
         // Follower: checks and decode, then the state after each frame (what the watermark is told is kept for below).
         var incoming = IncomingStream.Begin(1, 0);
         var accepted = new List<FrameAccepted>();
         var decode = TimeSpan.Zero;
         var commands = new List<Watermark.ICommand>();
+        var decodeAllocated = 0L;
+        Allocated();
         foreach (var frame in received)
         {
             clock.Restart();
             var check = incoming.Check(frame, settings.MaxFramePayloadBytes);
             decode += clock.Elapsed;
+            decodeAllocated += Allocated();
             if (check is not FrameAccepted ok) throw new InvalidOperationException($"frame refused: {((FrameRefused)check).Reason}");
             accepted.Add(ok);
             var applied = incoming.Applied(ok, ok.Records.Select(_ => (IReadOnlyCollection<string>)[]).ToArray(), frame.CostBytes);
             incoming = applied.Next;
             commands.AddRange(applied.ToWatermark);
         }
-        stages.Add(("follower checks + decodes frames (IncomingStream.Check)", decode, ""));
+        stages.Add(("follower checks + decodes frames (IncomingStream.Check)", decode, decodeAllocated, ""));
 
         // Apply: one transaction per frame into a fresh store, as the receiver does.
         var storeSettings = ReplicationSettings.Create(Akka.Configuration.ConfigurationFactory.ParseString($"cluster-node.data-dir = \"{directory.Replace("\\", "/")}\""));
         using (var store = RecordStore.Open(storeSettings.Store))
         {
+            var batches = accepted.Select(frame => frame.Records.Select(r => r.Record).ToArray()).ToList();
+            Allocated();
             clock.Restart();
-            foreach (var frame in accepted) store.ApplyReplicated(frame.Records.Select(r => r.Record).ToArray());
-            stages.Add(("follower applies frames (RecordStore.ApplyReplicated, a transaction each)", clock.Elapsed, ""));
+            foreach (var batch in batches) store.ApplyReplicated(batch);
+            stages.Add(("follower applies frames (RecordStore.ApplyReplicated, a transaction each)", clock.Elapsed, Allocated(), ""));
         }
         Directory.Delete(directory, recursive: true);
 
         // Watermark: every command the receiver sends, with a report and a cursor write taken after each as the actor does.
         var cursor = new PeerCursor(0);
         cursor.BeginEpoch(1);
+        Allocated();
         clock.Restart();
         var reports = 0;
         var writes = 0;
@@ -295,7 +334,7 @@ public static class SmallCatchUp
                 cursor.Persisted(advance.Sequence);
             }
         }
-        stages.Add(("watermark (PeerCursor) takes what the receiver tells it", clock.Elapsed,
+        stages.Add(("watermark (PeerCursor) takes what the receiver tells it", clock.Elapsed, Allocated(),
             $"{commands.Count} messages to the watermark, {reports} reports back, {writes} cursor writes"));
         return stages;
     }

@@ -190,6 +190,25 @@ public sealed class RecordStoreSpec(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void The_log_reads_back_with_each_record_as_it_stands_now()
+    {
+        using var store = NewStore();
+        store.PutData("t", "a", Json("""{"v":1}"""));   // 1
+        store.PutData("t", "b", Json("""{"v":1}"""));   // 2
+        store.PutData("t", "a", Json("""{"v":2}"""));   // 3
+        store.Delete("t", "b");                            // 4
+
+        var log = store.ReadLog(2, 10);
+
+        Assert.Equal([2L, 3L, 4L], log.Select(l => l.Entry.Sequence));
+        Assert.NotEqual(log[0].Entry.Version, log[0].Current!.Version); // b was replaced by its tombstone since
+        Assert.Equal(log[1].Entry.Version, log[1].Current!.Version);
+        Assert.Equal("""{"v":2}""", Text(log[1].Current));
+        Assert.True(log[2].Current!.Deleted);
+        Assert.Equal([2L], store.ReadLog(2, 1).Select(l => l.Entry.Sequence));
+    }
+
+    [Fact]
     public void A_record_applied_on_another_node_reads_back_the_same()
     {
         using var origin = NewStore("node-a");

@@ -250,7 +250,7 @@ public sealed record OutgoingStream
     {
         public enum Outcome { Added, Full, Replaced }
 
-        private ByteWriter _payload = new(targetBytes);
+        private readonly ByteWriter _payload = new(targetBytes);
         private readonly List<OutgoingBlob> _blobs = new();
 
         public int Count { get; private set; }
@@ -268,7 +268,7 @@ public sealed record OutgoingStream
             {
                 // Full: this record opens the next frame.
                 foreach (var blob in opened) blob.Dispose();
-                _payload = new ByteWriter(before).Raw(_payload.Written[..before]);
+                _payload.Truncate(before);
                 return Outcome.Full;
             }
             Count++;

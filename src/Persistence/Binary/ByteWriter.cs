@@ -43,6 +43,18 @@ public sealed class ByteWriter(int initialCapacity = 256)
         return this;
     }
 
+    /// <summary>Drops what was written after the first <paramref name="length"/> bytes (an item that did not fit).</summary>
+    public ByteWriter Truncate(int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _length);
+        _length = length;
+        return this;
+    }
+
+    /// <summary>Empties the writer and keeps its buffer: one writer serves many values in a loop.</summary>
+    public ByteWriter Clear() => Truncate(0);
+
     public byte[] ToArray() => _buffer.AsSpan(0, _length).ToArray();
     public ReadOnlySpan<byte> Written => _buffer.AsSpan(0, _length);
 

@@ -70,22 +70,30 @@ public static class RecordCodec
         var deleted = reader.Bool("deleted");
         var data = reader.Block("data", MaxDataBytes).ToArray();
         var count = reader.U16("blobs.count");
-        var blobs = new BlobRef[count];
+        var blobs = count == 0 ? Array.Empty<BlobRef>() : new BlobRef[count];
         for (var i = 0; i < count; i++) blobs[i] = ReadBlobRef(ref reader);
         return new StoredRecord(table, id, version, deleted, data, blobs);
     }
 
-    public static byte[] EncodeValue(StoredRecord record)
+    public static byte[] EncodeValue(StoredRecord record) => EncodeValue(new ByteWriter(64 + record.Data.Length), record).ToArray();
+
+    /// <summary>The stored value of <paramref name="record"/>, appended to <paramref name="writer"/>.</summary>
+    public static ByteWriter EncodeValue(ByteWriter writer, StoredRecord record)
     {
-        var writer = new ByteWriter(64 + record.Data.Length);
         writer.U8(FormatVersion);
         WriteBody(writer, record);
-        return writer.ToArray();
+        return writer;
     }
 
     public static StoredRecord DecodeValue(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
         var (table, id) = ParseKey(key);
+        return DecodeValue(table, id, value);
+    }
+
+    /// <summary>A stored value whose key's table and id are known already (no second decoding of the names).</summary>
+    public static StoredRecord DecodeValue(string table, string id, ReadOnlySpan<byte> value)
+    {
         var reader = new ByteReader(value, "stored record");
         var format = reader.U8("format");
         if (format != FormatVersion) throw new FormatException($"stored record {table}/{id} has unknown format {format}");
@@ -94,12 +102,14 @@ public static class RecordCodec
         return record;
     }
 
-    public static byte[] EncodeAudit(AuditEntry entry)
+    public static byte[] EncodeAudit(AuditEntry entry) => EncodeAudit(new ByteWriter(48), entry).ToArray();
+
+    /// <summary>The audit value of <paramref name="entry"/>, appended to <paramref name="writer"/>.</summary>
+    public static ByteWriter EncodeAudit(ByteWriter writer, AuditEntry entry)
     {
-        var writer = new ByteWriter(48);
         writer.U8(FormatVersion).String(entry.Table).String(entry.Id);
         WriteVersion(writer, entry.Version);
-        return writer.ToArray();
+        return writer;
     }
 
     public static AuditEntry DecodeAudit(long sequence, ReadOnlySpan<byte> value)

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text.RegularExpressions;
+using ClusterNode.Persistence.Binary;
 using ClusterNode.Persistence.Blobs;
 using ClusterNode.Persistence.Grouping;
 using ClusterNode.Persistence.Lmdb;
@@ -175,6 +176,7 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
         var outcomes = new ApplyOutcome[records.Count];
         var superseded = new List<(byte[] Key, StoredRecord Previous)>();
         long lastSequence = 0;
+        var scratch = new ByteWriter(512);
         lock (_writeGate)
         {
             var next = LastSequence;
@@ -189,7 +191,7 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
                     if (existing is null || record.Version > existing.Version)
                     {
                         lastSequence = ++next;
-                        Append(tx, key, record, lastSequence);
+                        AppendReplicated(tx, key, record, lastSequence, scratch);
                         if (existing is not null) superseded.Add((key, existing));
                         // Only a blob known held (hashed since its file was written) is taken as held here; any other
                         // file is hashed after the commit, outside the write lock.
@@ -279,7 +281,8 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
         {
             var (_, key, value) = cursor.GetCurrent();
             var entry = RecordCodec.DecodeAudit(RecordCodec.ParseSequenceKey(key.AsSpan()), value.AsSpan());
-            entries.Add(new LoggedRecord(entry, Read(tx, RecordCodec.Key(entry.Table, entry.Id))));
+            var (found, _, stored) = tx.Get(_records, RecordCodec.Key(entry.Table, entry.Id));
+            entries.Add(new LoggedRecord(entry, found == MDBResultCode.Success ? RecordCodec.DecodeValue(entry.Table, entry.Id, stored.AsSpan()) : null));
             code = cursor.Next().resultCode;
         }
         return entries;
@@ -360,6 +363,20 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
     {
         Put(tx, _records, key, RecordCodec.EncodeValue(record));
         Put(tx, _audit, RecordCodec.SequenceKey(sequence), RecordCodec.EncodeAudit(new AuditEntry(sequence, record.Table, record.Id, record.Version)));
+    }
+
+    /// <summary>
+    /// As <see cref="Append"/>, encoding into <paramref name="scratch"/> and putting from it: a frame of thousands of
+    /// replicated records makes no arrays for their values.
+    /// </summary>
+    private void AppendReplicated(LightningTransaction tx, byte[] key, StoredRecord record, long sequence, ByteWriter scratch)
+    {
+        RecordCodec.EncodeValue(scratch.Clear(), record);
+        ThrowOnError(tx.Put(_records, key, scratch.Written, PutOptions.None), "put");
+        Span<byte> sequenceKey = stackalloc byte[8];
+        BinaryPrimitives.WriteInt64BigEndian(sequenceKey, sequence);
+        RecordCodec.EncodeAudit(scratch.Clear(), new AuditEntry(sequence, record.Table, record.Id, record.Version));
+        ThrowOnError(tx.Put(_audit, sequenceKey, scratch.Written, PutOptions.None), "put");
     }
 
     /// <summary>

@@ -21,7 +21,7 @@ public sealed class ReplicationSettingsSpec
         Assert.Equal(new Persistence.Records.RecordLimits(512 * 1024, 64, 1L << 30, (1 << 20) - ReplicationSettings.EnvelopeAllowanceBytes), settings.Limits);
         Assert.Equal(settings.Limits, settings.Store.Limits);
         Assert.Equal(8L << 20, settings.WindowBytes);
-        Assert.Equal(64 * 1024, settings.FrameTargetBytes);
+        Assert.Equal(256 * 1024, settings.FrameTargetBytes);
         Assert.Equal(64 * 1024, settings.ChunkSizeBytes);
         Assert.Equal(1L << 30, settings.BlobMaxSizeBytes);
         Assert.Equal(1 << 20, settings.MaxRemoteFrameBytes);

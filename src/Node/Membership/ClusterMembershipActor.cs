@@ -17,6 +17,10 @@ internal sealed class ClusterMembershipActor : ReceiveActor
     {
         _hub = hub;
         Receive<ClusterEvent.MemberUp>(up => Connect(up.Member, "up"));
+        // Admitted is enough: a joining member (a restarted one above all) subscribes to this node as soon as it is
+        // welcomed, a leader tick before it is Up, and a hub refuses a node it has not been told to connect to; the
+        // refused follower would wait for its stream's silence to be noticed (seconds) before asking again.
+        Receive<ClusterEvent.MemberJoined>(joined => Connect(joined.Member, "joining"));
         // While an unreachable member blocks convergence, a new one is only WeaklyUp: replicate from it already.
         Receive<ClusterEvent.MemberWeaklyUp>(weaklyUp => Connect(weaklyUp.Member, "weakly up"));
         Receive<ClusterEvent.ReachableMember>(reachable =>

@@ -1,5 +1,5 @@
 // cluster-node's bench: measures the machine's own limits and cluster-node against them, all in one run, and prints
-// one table. `dotnet ClusterNode.Bench.dll [disk] [catchup] [scrub] [repair] [flow] [tls] [ingest] [smallcatchup] [startup]` runs the named parts (all when none is named);
+// one table. `dotnet ClusterNode.Bench.dll [disk] [catchup] [scrub] [repair] [flow] [tls] [ingest] [smallcatchup] [startup] [backlog]` runs the named parts (all when none is named);
 // bench/run.sh builds Release and runs it.
 using System.Diagnostics;
 using System.Runtime;
@@ -16,7 +16,7 @@ const int flowMessageBytes = 64 * 1024;
 const long windowBytes = 8L << 20;
 var catchUpLimit = TimeSpan.FromSeconds(120);
 
-var parts = args.Length == 0 ? new HashSet<string> { "disk", "catchup", "scrub", "repair", "flow", "tls", "ingest", "smallcatchup", "startup" } : args.ToHashSet(StringComparer.OrdinalIgnoreCase);
+var parts = args.Length == 0 ? new HashSet<string> { "disk", "catchup", "scrub", "repair", "flow", "tls", "ingest", "smallcatchup", "startup", "backlog" } : args.ToHashSet(StringComparer.OrdinalIgnoreCase);
 var table = new Table();
 var root = Path.Combine(Path.GetTempPath(), $"cluster-node-bench-{Guid.NewGuid():N}");
 Directory.CreateDirectory(root);
@@ -299,6 +299,9 @@ try
 
     // ------------------------------------------------------------------ 9. start-up of the real process
     if (parts.Contains("startup")) await StartUpPart.Run(table, root, repeats: 5, blobBytes);
+
+    // ------------------------------------------------------------------ 10. the follower's memory for a 2 GB backlog
+    if (parts.Contains("backlog")) await BacklogMemory.Run(table, root, blobBytes);
 }
 finally
 {

@@ -69,6 +69,9 @@ public static class StartUp
         }
 
         public int AkkaPort { get; }
+
+        /// <summary>The running process's id (for its /proc entries).</summary>
+        public int ProcessId => _process!.Id;
         public int HttpPort { get; }
         public Uri Url { get; }
 
@@ -251,7 +254,7 @@ public static class StartUp
     }
 }
 
-/// <summary>Part `startup` of the bench: lines 7r (the machine's reference), 7a, 7b and 7c.</summary>
+/// <summary>Part `startup` of the bench: lines 9r (the machine's reference), 9a, 9b and 9c.</summary>
 public static class StartUpPart
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
@@ -262,11 +265,11 @@ public static class StartUpPart
     {
         if (!File.Exists(StartUp.NodeDll) || !File.Exists(StartUp.ReferenceDll))
         {
-            table.Add("7", $"start-up -- NOT MEASURED: build {StartUp.NodeDll} and {StartUp.ReferenceDll} in Release first (bench/run.sh does)", null, null, "", "");
+            table.Add("9", $"start-up -- NOT MEASURED: build {StartUp.NodeDll} and {StartUp.ReferenceDll} in Release first (bench/run.sh does)", null, null, "", "");
             return;
         }
 
-        // 7r: the machine's reference, launched the same way (the first run of each warms the disk cache, not counted).
+        // 9r: the machine's reference, launched the same way (the first run of each warms the disk cache, not counted).
         var hello = new List<TimeSpan>();
         var usage = new List<TimeSpan>();
         for (var r = -1; r < repeats; r++)
@@ -278,12 +281,12 @@ public static class StartUpPart
             usage.Add(u);
         }
         var helloMedian = Stats.Median(hello, x => x);
-        table.Add("7r", "start-up reference: `dotnet hello.dll` (hello world), launch to exit", helloMedian, null, "1.00 (reference)", Stats.Runs(hello));
+        table.Add("9r", "start-up reference: `dotnet hello.dll` (hello world), launch to exit", helloMedian, null, "1.00 (reference)", Stats.Runs(hello));
         var usageMedian = Stats.Median(usage, x => x);
-        table.Add("7r", "`dotnet cluster-node.dll` with no command (prints usage), launch to exit", usageMedian, null,
+        table.Add("9r", "`dotnet cluster-node.dll` with no command (prints usage), launch to exit", usageMedian, null,
             $"time x{usageMedian / helloMedian:F1} of hello", Stats.Runs(usage));
 
-        // 7a, 7b: one node forming its own cluster, from launch to the first 200 of /health.
+        // 9a, 9b: one node forming its own cluster, from launch to the first 200 of /health.
         async Task Single(string label, string dataDirectory, bool freshEachRun)
         {
             var runs = new List<StartUp.Launch>();
@@ -296,7 +299,7 @@ public static class StartUpPart
                 await node.Stop();
                 if (r >= 0) runs.Add(new StartUp.Launch(health, null, node.Steps()));
             }
-            AddRow("7" + label[0], label[2..], runs.Select(x => x.ToHealth).ToList(), helloMedian);
+            AddRow("9" + label[0], label[2..], runs.Select(x => x.ToHealth).ToList(), helloMedian);
             table.Note($"    where the time goes (median s since launch): {StartUp.Breakdown(runs)}");
         }
 
@@ -308,7 +311,7 @@ public static class StartUpPart
                 CatchUp.Fill(filling, 0, Records, blobBytes);
             await Single($"b single node, data dir of {Records} x 50 KiB: launch to /health 200", filled, freshEachRun: false);
 
-            // 7c: A holds the records, B caught up; B is killed, A takes a few writes, B starts again on its data.
+            // 9c: A holds the records, B caught up; B is killed, A takes a few writes, B starts again on its data.
             var aDir = Path.Combine(root, "startup-a");
             await using (var filling = BenchNode.Start(aDir))
                 CatchUp.Fill(filling, 0, Records, blobBytes);
@@ -339,15 +342,15 @@ public static class StartUpPart
                 if (r >= 0) restarts.Add(new StartUp.Launch(health, caughtUp, b.Steps()));
                 b.Trace($"B restart {r + 1}");
             }
-            AddRow("7c", $"B (follower of A's {Records} x 50 KiB) SIGKILLed, {WritesWhileDown} writes to A, B restarted: launch to /health 200",
+            AddRow("9c", $"B (follower of A's {Records} x 50 KiB) SIGKILLed, {WritesWhileDown} writes to A, B restarted: launch to /health 200",
                 restarts.Select(x => x.ToHealth).ToList(), helloMedian);
-            AddRow("7c", "  ... and to B's persisted cursor for A = A's last sequence (caught up)",
+            AddRow("9c", "  ... and to B's persisted cursor for A = A's last sequence (caught up)",
                 restarts.Select(x => x.ToCaughtUp!.Value).ToList(), helloMedian);
             table.Note($"    where the time goes (median s since launch): {StartUp.Breakdown(restarts)}");
         }
         catch (Exception e) when (e is TimeoutException or InvalidOperationException or HttpRequestException)
         {
-            table.Add("7", $"start-up -- FAILED: {e.Message}", null, null, "", "");
+            table.Add("9", $"start-up -- FAILED: {e.Message}", null, null, "", "");
         }
 
         void AddRow(string id, string label, List<TimeSpan> runs, TimeSpan reference)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the bench in Release once and runs it; prints one table. Usage: bash bench/run.sh [disk] [catchup] [scrub] [repair] [flow] [tls] [ingest] [smallcatchup] [startup]
+# Builds the bench in Release once and runs it; prints one table. Usage: bash bench/run.sh [disk] [catchup] [scrub] [repair] [flow] [tls] [ingest] [smallcatchup] [startup] [backlog]
 # (no argument: all of them). Every number is measured in this run on this machine; temp data goes under
 # /tmp/cluster-node-bench-* and is deleted at the end.
 set -euo pipefail

@@ -13,23 +13,18 @@ namespace ClusterNode.Tests.EndToEnd;
 /// Batches and multipart writes on real node processes: what a batch wrote on A arrives on B byte for byte, and a batch
 /// answered 200 is all there after a SIGKILL right after the answer.
 /// </summary>
-public sealed class BatchEndToEndSpec : IAsyncLifetime
+public sealed class BatchEndToEndSpec : NodeProcessSpec
 {
-    private readonly ITestOutputHelper _output;
-    private readonly string _root = TestData.TempDirectory("batch-e2e");
-    private readonly List<NodeProcess> _nodes = new();
-    private readonly HttpClient _client = new() { Timeout = TimeSpan.FromSeconds(60) };
-
-    public BatchEndToEndSpec(ITestOutputHelper output) => _output = output;
+    public BatchEndToEndSpec(ITestOutputHelper output) : base("batch-e2e", output, TimeSpan.FromSeconds(60)) { }
 
     [Fact]
     public async Task A_batch_and_a_multipart_record_written_on_A_replicate_to_B_byte_for_byte()
     {
         var seedPort = Loopback.FreePort();
         var a = Start("a", "hocon/local/node1.conf", seedPort, seedPort);
-        await _client.Healthy(a);
+        await Client.Healthy(a);
         var b = Start("b", "hocon/local/node2.conf", Loopback.FreePort(), seedPort);
-        await _client.Healthy(b);
+        await Client.Healthy(b);
         var ndjson = string.Join("\n", Enumerable.Range(0, 1_000).Select(i => $$$"""{"id":"{{{TestData.Id(i)}}}","data":{"n":{{{i}}},"s":"\u00e9 {{{i}}}","list":[{{{i}}}, 2.50, true, null]}}"""));
         var photo = TestData.Blob(5, 200_000);
         using var form = new MultipartFormDataContent
@@ -38,16 +33,16 @@ public sealed class BatchEndToEndSpec : IAsyncLifetime
             { new ByteArrayContent(photo), "photo" },
         };
 
-        var batch = await _client.PostAsync(new Uri(a.Url, "tables/events/records"), new StringContent(ndjson, Encoding.UTF8, "application/x-ndjson"));
-        var multipart = await _client.PutAsync(new Uri(a.Url, "tables/events/records/with-blob"), form);
+        var batch = await Client.PostAsync(new Uri(a.Url, "tables/events/records"), new StringContent(ndjson, Encoding.UTF8, "application/x-ndjson"));
+        var multipart = await Client.PutAsync(new Uri(a.Url, "tables/events/records/with-blob"), form);
 
         Assert.Equal(HttpStatusCode.OK, batch.StatusCode);
         Assert.Equal(HttpStatusCode.OK, multipart.StatusCode);
-        var aDigest = await _client.GetStringAsync(new Uri(a.Url, "tables/events/digest"));
-        await Loopback.Eventually(async () => Assert.Equal(aDigest, await _client.GetStringAsync(new Uri(b.Url, "tables/events/digest"))), TimeSpan.FromSeconds(60));
+        var aDigest = await Client.GetStringAsync(new Uri(a.Url, "tables/events/digest"));
+        await Loopback.Eventually(async () => Assert.Equal(aDigest, await Client.GetStringAsync(new Uri(b.Url, "tables/events/digest"))), TimeSpan.FromSeconds(60));
         foreach (var id in Enumerable.Range(0, 1_000).Where(i => i % 97 == 0).Select(TestData.Id).Append("with-blob"))
-            Assert.Equal(await _client.GetStringAsync(new Uri(a.Url, $"tables/events/records/{id}")), await _client.GetStringAsync(new Uri(b.Url, $"tables/events/records/{id}")));
-        await Loopback.Eventually(async () => Assert.Equal(photo, await _client.GetByteArrayAsync(new Uri(b.Url, "tables/events/records/with-blob/blobs/photo"))));
+            Assert.Equal(await Client.GetStringAsync(new Uri(a.Url, $"tables/events/records/{id}")), await Client.GetStringAsync(new Uri(b.Url, $"tables/events/records/{id}")));
+        await Loopback.Eventually(async () => Assert.Equal(photo, await Client.GetByteArrayAsync(new Uri(b.Url, "tables/events/records/with-blob/blobs/photo"))));
     }
 
     [Fact]
@@ -55,36 +50,20 @@ public sealed class BatchEndToEndSpec : IAsyncLifetime
     {
         var port = Loopback.FreePort();
         var a = Start("a", "hocon/local/node1.conf", port, port);
-        await _client.Healthy(a);
+        await Client.Healthy(a);
         var items = Enumerable.Range(0, 2_000).Select(i => new { id = TestData.Id(i), data = new { n = i } }).ToArray();
 
-        var response = await _client.PostAsync(new Uri(a.Url, "tables/crash/records"), JsonContent.Create(items));
+        var response = await Client.PostAsync(new Uri(a.Url, "tables/crash/records"), JsonContent.Create(items));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         await a.KillAsync();
         var answered = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("records").EnumerateArray()
             .ToDictionary(r => r.GetProperty("id").GetString()!, r => r.GetProperty("version").GetString());
-        _nodes.Remove(a);
+        Nodes.Remove(a);
 
         a = Start("a", "hocon/local/node1.conf", port, port, a.HttpPort);
-        await _client.Healthy(a);
-        var digest = await _client.GetFromJsonAsync<JsonElement>(new Uri(a.Url, "tables/crash/digest"));
+        await Client.Healthy(a);
+        var digest = await Client.GetFromJsonAsync<JsonElement>(new Uri(a.Url, "tables/crash/digest"));
         var stored = digest.EnumerateArray().ToDictionary(r => r.GetProperty("id").GetString()!, r => r.GetProperty("version").GetString());
         Assert.Equal(answered.OrderBy(p => p.Key), stored.OrderBy(p => p.Key));
-    }
-
-    private NodeProcess Start(string name, string hocon, int akkaPort, int seedPort, int? httpPort = null)
-    {
-        var node = NodeProcess.Start(name, hocon, Path.Combine(_root, name), akkaPort, seedPort, _output, httpPort);
-        _nodes.Add(node);
-        return node;
-    }
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        foreach (var node in _nodes) await node.DisposeAsync();
-        _client.Dispose();
-        try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
     }
 }

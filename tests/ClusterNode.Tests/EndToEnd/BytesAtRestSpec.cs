@@ -14,18 +14,14 @@ namespace ClusterNode.Tests.EndToEnd;
 /// wrong bytes served as good, damage repaired from a peer, a blob no member holds reported lost (410) without
 /// holding any cursor, and a restored node getting back everything it wrote.
 /// </summary>
-public sealed class BytesAtRestSpec : IAsyncLifetime
+public sealed class BytesAtRestSpec : NodeProcessSpec
 {
     private const int BlobBytes = 30 * 1024;
     private const string ScrubInterval = "2s";
     private const string FastScrub = "cluster-node.scrub { interval = " + ScrubInterval + ", rate = 64 MiB }";
     private const string SlowScrub = "cluster-node.scrub.interval = 1h";
-    private readonly ITestOutputHelper _output;
-    private readonly string _root = TestData.TempDirectory("bytes-at-rest");
-    private readonly List<NodeProcess> _nodes = new();
-    private readonly HttpClient _client = new() { Timeout = TimeSpan.FromSeconds(30) };
 
-    public BytesAtRestSpec(ITestOutputHelper output) => _output = output;
+    public BytesAtRestSpec(ITestOutputHelper output) : base("bytes-at-rest", output, TimeSpan.FromSeconds(30)) { }
 
     [Fact]
     public async Task Blob_files_deleted_or_rotten_on_a_follower_and_on_the_origin_are_never_served_as_good_and_are_repaired_from_a_peer()
@@ -35,7 +31,7 @@ public sealed class BytesAtRestSpec : IAsyncLifetime
         var n1 = Start("n1", "hocon/local/node1.conf", seedPort, seedPort, SlowScrub);
         var n2 = Start("n2", "hocon/local/node2.conf", Loopback.FreePort(), seedPort, SlowScrub);
         var n3 = Start("n3", "hocon/local/node3.conf", Loopback.FreePort(), seedPort, FastScrub);
-        foreach (var node in new[] { n1, n2, n3 }) await _client.Healthy(node);
+        foreach (var node in new[] { n1, n2, n3 }) await Client.Healthy(node);
         for (var i = 0; i < 10; i++) await Write(n1, i);
         await Converged(n1, n2, n3);
 
@@ -45,7 +41,7 @@ public sealed class BytesAtRestSpec : IAsyncLifetime
         await File.WriteAllBytesAsync(rotten, TestData.Blob(999, BlobBytes));
 
         var before = await NodeCli.RunAsync([.. NodeCli.Verify([n1, n2, n3]), "--deep"]);
-        _output.WriteLine($"verify --deep before repair: {before}");
+        Output.WriteLine($"verify --deep before repair: {before}");
         Assert.Equal(1, before.ExitCode);
         // No read returns the rotten bytes as a complete success (the repair the verify began may win the race).
         await AssertNotServedAsGood(n1, 1);
@@ -56,10 +52,10 @@ public sealed class BytesAtRestSpec : IAsyncLifetime
             Assert.Equal(TestData.Blob(0, BlobBytes), await File.ReadAllBytesAsync(BlobFile(n2, 0)));
             Assert.Equal(TestData.Blob(1, BlobBytes), await File.ReadAllBytesAsync(rotten));
         }, TimeSpan.FromSeconds(60));
-        _output.WriteLine($"both blobs repaired {clock.Elapsed.TotalSeconds:F2} s after the deep verify reported them");
+        Output.WriteLine($"both blobs repaired {clock.Elapsed.TotalSeconds:F2} s after the deep verify reported them");
         var after = await NodeCli.RunAsync([.. NodeCli.Verify([n1, n2, n3]), "--deep"]);
         Assert.True(after.ExitCode == 0, after.ToString());
-        Assert.Equal(TestData.Blob(1, BlobBytes), await _client.GetByteArrayAsync(BlobUrl(n1, 1)));
+        Assert.Equal(TestData.Blob(1, BlobBytes), await Client.GetByteArrayAsync(BlobUrl(n1, 1)));
 
         // Damage nobody reads or verifies: the scrub finds it within its interval, and the peers' copies repair it.
         var unread = BlobFile(n3, 5);
@@ -71,7 +67,7 @@ public sealed class BytesAtRestSpec : IAsyncLifetime
             Assert.Equal(TestData.Blob(5, BlobBytes), await File.ReadAllBytesAsync(unread));
             Assert.Equal(TestData.Blob(6, BlobBytes), await File.ReadAllBytesAsync(BlobFile(n3, 6)));
         }, TimeSpan.FromSeconds(30));
-        _output.WriteLine($"found by the scrub (interval {ScrubInterval}) and repaired {clock.Elapsed.TotalSeconds:F2} s after the damage");
+        Output.WriteLine($"found by the scrub (interval {ScrubInterval}) and repaired {clock.Elapsed.TotalSeconds:F2} s after the damage");
         Assert.True((await NodeCli.RunAsync([.. NodeCli.Verify([n1, n2, n3]), "--deep"])).ExitCode == 0);
     }
 
@@ -80,14 +76,14 @@ public sealed class BytesAtRestSpec : IAsyncLifetime
     {
         try
         {
-            var response = await _client.GetAsync(BlobUrl(node, i));
+            var response = await Client.GetAsync(BlobUrl(node, i));
             if (response.StatusCode != HttpStatusCode.OK) return;
             var body = await response.Content.ReadAsByteArrayAsync();
             Assert.Equal(TestData.Blob(i, BlobBytes), body); // repaired already: then only the right bytes
         }
         catch (HttpRequestException e)
         {
-            _output.WriteLine($"GET of the rotten blob cut short, as it must be: {e.Message}");
+            Output.WriteLine($"GET of the rotten blob cut short, as it must be: {e.Message}");
         }
     }
 
@@ -96,28 +92,28 @@ public sealed class BytesAtRestSpec : IAsyncLifetime
     {
         var seedPort = Loopback.FreePort();
         var n1 = Start("n1", "hocon/local/node1.conf", seedPort, seedPort);
-        await _client.Healthy(n1);
+        await Client.Healthy(n1);
         for (var i = 0; i < 20; i++) await Write(n1, i);
         File.Delete(BlobFile(n1, 9));
 
         var n2 = Start("n2", "hocon/local/node2.conf", Loopback.FreePort(), seedPort);
-        await _client.Healthy(n2);
-        var lastOfN1 = (await _client.Status(n1)).GetProperty("lastSequence").GetInt64();
-        var n1Id = await _client.NodeId(n1);
+        await Client.Healthy(n2);
+        var lastOfN1 = (await Client.Status(n1)).GetProperty("lastSequence").GetInt64();
+        var n1Id = await Client.NodeId(n1);
         await Loopback.Eventually(async () =>
         {
             // The follower's cursor passes the lost blob: nothing waits for bytes no member has.
-            Assert.Equal(lastOfN1, NodeApi.PersistedCursorFor(await _client.Status(n2), n1Id));
+            Assert.Equal(lastOfN1, NodeApi.PersistedCursorFor(await Client.Status(n2), n1Id));
             foreach (var node in new[] { n1, n2 })
             {
-                var response = await _client.GetAsync(BlobUrl(node, 9));
+                var response = await Client.GetAsync(BlobUrl(node, 9));
                 Assert.Equal(HttpStatusCode.Gone, response.StatusCode);
                 Assert.Contains("is lost", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString());
-                Assert.Equal(1, (await _client.Status(node)).GetProperty("blobRepair").GetProperty("lost").GetInt32());
+                Assert.Equal(1, (await Client.Status(node)).GetProperty("blobRepair").GetProperty("lost").GetInt32());
             }
         }, TimeSpan.FromSeconds(90));
         for (var i = 0; i < 20; i++)
-            if (i != 9) Assert.Equal(TestData.Blob(i, BlobBytes), await _client.GetByteArrayAsync(BlobUrl(n2, i)));
+            if (i != 9) Assert.Equal(TestData.Blob(i, BlobBytes), await Client.GetByteArrayAsync(BlobUrl(n2, i)));
         var verify = await NodeCli.RunAsync([.. NodeCli.Verify([n1, n2]), "--deep"]);
         Assert.Equal(1, verify.ExitCode); // a lost blob is reported, never silently skipped
         Assert.Contains("lost", verify.Output);
@@ -130,7 +126,7 @@ public sealed class BytesAtRestSpec : IAsyncLifetime
         var n2Port = Loopback.FreePort();
         var n1 = Start("n1", "hocon/local/node1.conf", seedPort, seedPort);
         var n2 = Start("n2", "hocon/local/node2.conf", n2Port, seedPort, "cluster-node.node-id = \"restored\"");
-        foreach (var node in new[] { n1, n2 }) await _client.Healthy(node);
+        foreach (var node in new[] { n1, n2 }) await Client.Healthy(node);
         for (var i = 0; i < 20; i++) await Write(n2, i);
         await Converged(n1, n2);
 
@@ -142,7 +138,7 @@ public sealed class BytesAtRestSpec : IAsyncLifetime
 
         // A copy taken now, then more writes, then the copy restored: the writes after it come back from n1.
         await n2.StopAsync();
-        var backup = Path.Combine(_root, "n2-backup");
+        var backup = Path.Combine(Root, "n2-backup");
         CopyDirectory(DataDir("n2"), backup);
         n2 = await Restart(n2, n2Port, seedPort, wipe: false, alreadyStopped: true);
         for (var i = 25; i < 30; i++) await Write(n2, i);
@@ -161,11 +157,11 @@ public sealed class BytesAtRestSpec : IAsyncLifetime
     private async Task<NodeProcess> Restart(NodeProcess node, int akkaPort, int seedPort, bool wipe, bool alreadyStopped = false)
     {
         if (!alreadyStopped) await node.StopAsync();
-        _nodes.Remove(node);
+        Nodes.Remove(node);
         if (wipe) Directory.Delete(node.Launch.DataDirectory, recursive: true);
-        var restarted = NodeProcess.Start(node.Launch with { AkkaPort = akkaPort, SeedPorts = [seedPort] }, _output);
-        _nodes.Add(restarted);
-        await _client.Healthy(restarted);
+        var restarted = NodeProcess.Start(node.Launch with { AkkaPort = akkaPort, SeedPorts = [seedPort] }, Output);
+        Nodes.Add(restarted);
+        await Client.Healthy(restarted);
         return restarted;
     }
 
@@ -174,7 +170,7 @@ public sealed class BytesAtRestSpec : IAsyncLifetime
         {
             for (var i = from; i < to; i++)
             {
-                var response = await _client.GetAsync(BlobUrl(node, i));
+                var response = await Client.GetAsync(BlobUrl(node, i));
                 Assert.True(response.StatusCode == HttpStatusCode.OK, $"{node.Name} record {i}: {(int)response.StatusCode}");
                 Assert.Equal(TestData.Blob(i, BlobBytes), await response.Content.ReadAsByteArrayAsync());
             }
@@ -186,8 +182,8 @@ public sealed class BytesAtRestSpec : IAsyncLifetime
 
     private async Task Write(NodeProcess node, int i)
     {
-        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(new Uri(node.Url, $"tables/photos/records/{TestData.Id(i)}"), NodeApi.Json($$"""{"n":{{i}}}"""))).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(BlobUrl(node, i), new ByteArrayContent(TestData.Blob(i, BlobBytes)))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(new Uri(node.Url, $"tables/photos/records/{TestData.Id(i)}"), NodeApi.Json($$"""{"n":{{i}}}"""))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(BlobUrl(node, i), new ByteArrayContent(TestData.Blob(i, BlobBytes)))).StatusCode);
     }
 
     private static Uri BlobUrl(NodeProcess node, int i) => new(node.Url, $"tables/photos/records/{TestData.Id(i)}/blobs/image");
@@ -200,7 +196,7 @@ public sealed class BytesAtRestSpec : IAsyncLifetime
             .Single(f => SHA256.HashData(File.ReadAllBytes(f)).AsSpan().SequenceEqual(sha));
     }
 
-    private string DataDir(string name) => Path.Combine(_root, name);
+    private string DataDir(string name) => Path.Combine(Root, name);
 
     private static void CopyDirectory(string from, string to)
     {
@@ -214,17 +210,8 @@ public sealed class BytesAtRestSpec : IAsyncLifetime
         var node = NodeProcess.Start(new NodeLaunch(name, hocon, DataDir(name), akkaPort, Loopback.FreePort(), [seedPort])
         {
             Settings = ["cluster-node.repair.timeout = 2s", "cluster-node.repair.lost-retry-interval = 5s", .. settings],
-        }, _output);
-        _nodes.Add(node);
+        }, Output);
+        Nodes.Add(node);
         return node;
-    }
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        foreach (var node in _nodes) await node.DisposeAsync();
-        _client.Dispose();
-        try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
     }
 }

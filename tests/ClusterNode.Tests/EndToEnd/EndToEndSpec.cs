@@ -12,15 +12,11 @@ namespace ClusterNode.Tests.EndToEnd;
 /// <summary>
 /// Real node processes started from the repository's hocon files, driven only over HTTP and the command line.
 /// </summary>
-public sealed class EndToEndSpec : IAsyncLifetime
+public sealed class EndToEndSpec : NodeProcessSpec
 {
     private const int BlobBytes = 50 * 1024;
-    private readonly ITestOutputHelper _output;
-    private readonly string _root = TestData.TempDirectory("e2e");
-    private readonly List<NodeProcess> _nodes = new();
-    private readonly HttpClient _client = new() { Timeout = TimeSpan.FromSeconds(30) };
 
-    public EndToEndSpec(ITestOutputHelper output) => _output = output;
+    public EndToEndSpec(ITestOutputHelper output) : base("e2e", output, TimeSpan.FromSeconds(30)) { }
 
     [Fact]
     public async Task Seed_scenario_B_converges_through_a_failed_blob_save_and_keeps_every_byte_after_A_is_gone()
@@ -35,19 +31,19 @@ public sealed class EndToEndSpec : IAsyncLifetime
 
         for (var i = 0; i < 80; i++)
         {
-            Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(new Uri(a.Url, $"tables/photos/records/{TestData.Id(i)}"), Json($$"""{"n":{{i}}}"""))).StatusCode);
-            Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(new Uri(a.Url, $"tables/photos/records/{TestData.Id(i)}/blobs/image"), new ByteArrayContent(TestData.Blob(i, BlobBytes)))).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(new Uri(a.Url, $"tables/photos/records/{TestData.Id(i)}"), Json($$"""{"n":{{i}}}"""))).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(new Uri(a.Url, $"tables/photos/records/{TestData.Id(i)}/blobs/image"), new ByteArrayContent(TestData.Blob(i, BlobBytes)))).StatusCode);
         }
         var lastOfA = (await Status(a)).GetProperty("lastSequence").GetInt64();
         var clock = Stopwatch.StartNew();
         await Loopback.Eventually(async () => Assert.Equal(lastOfA, PersistedCursorFor(await Status(b), await NodeId(a))));
-        _output.WriteLine($"B caught up with 80 x 50 KB within {clock.Elapsed.TotalSeconds:F2} s of the last write (polled every 200 ms)");
+        Output.WriteLine($"B caught up with 80 x 50 KB within {clock.Elapsed.TotalSeconds:F2} s of the last write (polled every 200 ms)");
 
         Assert.Equal(0, await Cli("verify", "--url", a.Url.ToString(), "--url", b.Url.ToString()));
 
         // B restarts on its data directory, on the same ports: its cursor for A is recovered, not 0.
         await b.StopAsync();
-        _nodes.Remove(b);
+        Nodes.Remove(b);
         b = Start("b", "hocon/local/node2.conf", bPort, seedPort, b.HttpPort);
         await Healthy(b);
         await Loopback.Eventually(async () => Assert.Equal(lastOfA, PersistedCursorFor(await Status(b), await NodeId(a))));
@@ -57,7 +53,7 @@ public sealed class EndToEndSpec : IAsyncLifetime
         await a.StopAsync();
         for (var i = 0; i < 80; i++)
         {
-            var response = await _client.GetAsync(new Uri(b.Url, $"tables/photos/records/{TestData.Id(i)}/blobs/image"));
+            var response = await Client.GetAsync(new Uri(b.Url, $"tables/photos/records/{TestData.Id(i)}/blobs/image"));
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.Equal(TestData.Blob(i, BlobBytes), await response.Content.ReadAsByteArrayAsync());
         }
@@ -84,8 +80,8 @@ public sealed class EndToEndSpec : IAsyncLifetime
                 var id = i < 10 ? $"shared-{i}" : $"own-{n}-{i}";
                 // A shared record may hold a peer's blob whose bytes are still on their way (503 + Retry-After):
                 // retry as a client would.
-                await Retrying(() => _client.PutAsync(new Uri(node.Url, $"tables/docs/records/{id}"), Json($$"""{"by":{{n}},"i":{{i}}}""")));
-                await Retrying(() => _client.PutAsync(new Uri(node.Url, $"tables/docs/records/{id}/blobs/file"), new ByteArrayContent(TestData.Blob(n * 1000 + i, 20_000))));
+                await Retrying(() => Client.PutAsync(new Uri(node.Url, $"tables/docs/records/{id}"), Json($$"""{"by":{{n}},"i":{{i}}}""")));
+                await Retrying(() => Client.PutAsync(new Uri(node.Url, $"tables/docs/records/{id}/blobs/file"), new ByteArrayContent(TestData.Blob(n * 1000 + i, 20_000))));
             }
         })));
 
@@ -102,8 +98,8 @@ public sealed class EndToEndSpec : IAsyncLifetime
         await Healthy(a);
         for (var i = 0; i < records; i++)
         {
-            await _client.PutAsync(new Uri(a.Url, $"tables/photos/records/{TestData.Id(i)}"), Json($$"""{"n":{{i}}}"""));
-            await _client.PutAsync(new Uri(a.Url, $"tables/photos/records/{TestData.Id(i)}/blobs/image"), new ByteArrayContent(TestData.Blob(i, BlobBytes)));
+            await Client.PutAsync(new Uri(a.Url, $"tables/photos/records/{TestData.Id(i)}"), Json($$"""{"n":{{i}}}"""));
+            await Client.PutAsync(new Uri(a.Url, $"tables/photos/records/{TestData.Id(i)}/blobs/image"), new ByteArrayContent(TestData.Blob(i, BlobBytes)));
         }
         var lastOfA = (await Status(a)).GetProperty("lastSequence").GetInt64();
         var aId = await NodeId(a);
@@ -113,14 +109,14 @@ public sealed class EndToEndSpec : IAsyncLifetime
         var b = Start("b", "hocon/local/node2.conf", bPort, seedPort, null, "cluster-node.fault-injection.blob-save.chunk-delay = 15ms");
         await Loopback.Eventually(async () => Assert.InRange(PersistedCursorFor(await Status(b), aId) ?? 0, 1, lastOfA - 1));
         await b.KillAsync();
-        _nodes.Remove(b);
+        Nodes.Remove(b);
 
         b = Start("b", "hocon/local/node2.conf", bPort, seedPort);
         await Loopback.Eventually(async () => Assert.Equal(lastOfA, PersistedCursorFor(await Status(b), aId)));
         await a.StopAsync();
         for (var i = 0; i < records; i++)
         {
-            var response = await _client.GetAsync(new Uri(b.Url, $"tables/photos/records/{TestData.Id(i)}/blobs/image"));
+            var response = await Client.GetAsync(new Uri(b.Url, $"tables/photos/records/{TestData.Id(i)}/blobs/image"));
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.Equal(TestData.Blob(i, BlobBytes), await response.Content.ReadAsByteArrayAsync());
         }
@@ -140,7 +136,7 @@ public sealed class EndToEndSpec : IAsyncLifetime
         for (var i = 0; i < 10; i++) await PutRecordWithBlob(a, $"a-{i}", i);
 
         await a.KillAsync();
-        _nodes.Remove(a);
+        Nodes.Remove(a);
         // Longer than any failure detector and the old split-brain resolver's 5 s: B must stay, and take writes all along.
         var writtenToB = 0;
         for (var clock = Stopwatch.StartNew(); clock.Elapsed < TimeSpan.FromSeconds(15); writtenToB++)
@@ -153,22 +149,22 @@ public sealed class EndToEndSpec : IAsyncLifetime
         Assert.False(b.HasExited);
         for (var i = 0; i < writtenToB; i++)
         {
-            var response = await _client.GetAsync(new Uri(a.Url, $"tables/docs/records/b-{i}/blobs/file"));
+            var response = await Client.GetAsync(new Uri(a.Url, $"tables/docs/records/b-{i}/blobs/file"));
             Assert.Equal(TestData.Blob(100 + i, 10_000), await response.Content.ReadAsByteArrayAsync());
         }
-        _output.WriteLine($"B took {writtenToB} writes while A was down; A has them all after its restart");
+        Output.WriteLine($"B took {writtenToB} writes while A was down; A has them all after its restart");
     }
 
     private async Task PutRecordWithBlob(NodeProcess node, string id, int seed)
     {
-        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(new Uri(node.Url, $"tables/docs/records/{id}"), Json($$"""{"seed":{{seed}}}"""))).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(new Uri(node.Url, $"tables/docs/records/{id}/blobs/file"), new ByteArrayContent(TestData.Blob(seed, 10_000)))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(new Uri(node.Url, $"tables/docs/records/{id}"), Json($$"""{"seed":{{seed}}}"""))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(new Uri(node.Url, $"tables/docs/records/{id}/blobs/file"), new ByteArrayContent(TestData.Blob(seed, 10_000)))).StatusCode);
     }
 
     private NodeProcess StartWithSeeds(string name, string hocon, int akkaPort, int[] seedPorts, int? httpPort = null)
     {
-        var node = NodeProcess.Start(new NodeLaunch(name, hocon, Path.Combine(_root, name), akkaPort, httpPort ?? Loopback.FreePort(), seedPorts), _output);
-        _nodes.Add(node);
+        var node = NodeProcess.Start(new NodeLaunch(name, hocon, Path.Combine(Root, name), akkaPort, httpPort ?? Loopback.FreePort(), seedPorts), Output);
+        Nodes.Add(node);
         return node;
     }
 
@@ -183,7 +179,7 @@ public sealed class EndToEndSpec : IAsyncLifetime
         using var busy = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
         busy.Start();
         var busyPort = ((IPEndPoint)busy.LocalEndpoint).Port;
-        var args = new List<string> { "run", "--set", $"cluster-node.data-dir = \"{Path.Combine(_root, problem).Replace("\\", "/")}\"" };
+        var args = new List<string> { "run", "--set", $"cluster-node.data-dir = \"{Path.Combine(Root, problem).Replace("\\", "/")}\"" };
         args.AddRange(problem switch
         {
             "missing-file" => ["--config", "nope.conf"],
@@ -205,8 +201,8 @@ public sealed class EndToEndSpec : IAsyncLifetime
         var port = Loopback.FreePort();
         var node = Start("solo", "hocon/single.conf", port, port, null, "cluster-node.blob.max-size = 64 KiB");
         await Healthy(node);
-        await _client.PutAsync(new Uri(node.Url, "tables/people/records/bob"), Json("""{"kept":true}"""));
-        var before = await _client.GetStringAsync(new Uri(node.Url, "tables/people/digest"));
+        await Client.PutAsync(new Uri(node.Url, "tables/people/records/bob"), Json("""{"kept":true}"""));
+        var before = await Client.GetStringAsync(new Uri(node.Url, "tables/people/digest"));
         var lastBefore = (await Status(node)).GetProperty("lastSequence").GetInt64();
 
         var attempts = new (string Method, string Path, HttpContent? Body)[]
@@ -220,27 +216,21 @@ public sealed class EndToEndSpec : IAsyncLifetime
         };
         foreach (var (method, path, body) in attempts)
         {
-            var response = await _client.SendAsync(new HttpRequestMessage(new HttpMethod(method), new Uri(node.Url, path)) { Content = body });
+            var response = await Client.SendAsync(new HttpRequestMessage(new HttpMethod(method), new Uri(node.Url, path)) { Content = body });
             Assert.InRange((int)response.StatusCode, 400, 499);
             var error = await response.Content.ReadFromJsonAsync<JsonElement>();
             Assert.False(string.IsNullOrWhiteSpace(error.GetProperty("error").GetString()), $"{method} {path}: no error message");
         }
-        Assert.Equal(before, await _client.GetStringAsync(new Uri(node.Url, "tables/people/digest")));
+        Assert.Equal(before, await Client.GetStringAsync(new Uri(node.Url, "tables/people/digest")));
         Assert.Equal(lastBefore, (await Status(node)).GetProperty("lastSequence").GetInt64());
     }
 
-    private NodeProcess Start(string name, string hocon, int akkaPort, int seedPort, int? httpPort = null, params string[] settings)
-    {
-        var node = NodeProcess.Start(name, hocon, Path.Combine(_root, name), akkaPort, seedPort, _output, httpPort, settings);
-        _nodes.Add(node);
-        return node;
-    }
 
-    private Task Healthy(NodeProcess node) => _client.Healthy(node);
+    private Task Healthy(NodeProcess node) => Client.Healthy(node);
 
-    private Task<JsonElement> Status(NodeProcess node) => _client.Status(node);
+    private Task<JsonElement> Status(NodeProcess node) => Client.Status(node);
 
-    private Task<string> NodeId(NodeProcess node) => _client.NodeId(node);
+    private Task<string> NodeId(NodeProcess node) => Client.NodeId(node);
 
     private static long? PersistedCursorFor(JsonElement status, string peer) => NodeApi.PersistedCursorFor(status, peer);
 
@@ -250,7 +240,7 @@ public sealed class EndToEndSpec : IAsyncLifetime
     private async Task<(int ExitCode, string Error)> CliWithError(params string[] args)
     {
         var result = await NodeCli.RunAsync(args);
-        _output.WriteLine($"cluster-node {string.Join(' ', args)} -> {result}");
+        Output.WriteLine($"cluster-node {string.Join(' ', args)} -> {result}");
         return (result.ExitCode, result.Error);
     }
 
@@ -268,13 +258,4 @@ public sealed class EndToEndSpec : IAsyncLifetime
     }
 
     private static StringContent Json(string json) => NodeApi.Json(json);
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        foreach (var node in _nodes) await node.DisposeAsync();
-        _client.Dispose();
-        try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
-    }
 }

@@ -25,9 +25,9 @@ public abstract class NodeProcessSpec : IAsyncLifetime
 
     protected List<NodeProcess> Nodes { get; } = new();
 
-    protected NodeProcess Start(string name, string hocon, int akkaPort, int seedPort, int? httpPort = null)
+    protected NodeProcess Start(string name, string hocon, int akkaPort, int seedPort, int? httpPort = null, params string[] settings)
     {
-        var node = NodeProcess.Start(name, hocon, Path.Combine(Root, name), akkaPort, seedPort, Output, httpPort);
+        var node = NodeProcess.Start(name, hocon, Path.Combine(Root, name), akkaPort, seedPort, Output, httpPort, settings);
         Nodes.Add(node);
         return node;
     }

@@ -21,15 +21,11 @@ namespace ClusterNode.Tests.EndToEnd;
 /// secured cluster forms and replicates; a node with a certificate from another CA and a node with TLS off are refused
 /// at the handshake, become no member, receive no byte, and change nothing.
 /// </summary>
-public sealed class TlsSpec : IAsyncLifetime
+public sealed class TlsSpec : NodeProcessSpec
 {
     private const int BlobBytes = 50 * 1024;
-    private readonly ITestOutputHelper _output;
-    private readonly string _root = TestData.TempDirectory("tls");
-    private readonly List<NodeProcess> _nodes = new();
-    private readonly HttpClient _client = new() { Timeout = TimeSpan.FromSeconds(30) };
 
-    public TlsSpec(ITestOutputHelper output) => _output = output;
+    public TlsSpec(ITestOutputHelper output) : base("tls", output, TimeSpan.FromSeconds(30)) { }
 
     [Fact]
     public async Task A_secured_cluster_replicates_and_neither_a_foreign_CA_node_nor_a_plaintext_node_joins_or_gets_a_byte()
@@ -43,22 +39,22 @@ public sealed class TlsSpec : IAsyncLifetime
         var aPort = Loopback.FreePort();
         var a = Start("a", "hocon/local/node1.conf", aPort, aPort, Tls("node1"));
         var b = Start("b", "hocon/local/node2.conf", Loopback.FreePort(), aPort, Tls("node2"));
-        await _client.Healthy(a);
-        await _client.Healthy(b);
+        await Client.Healthy(a);
+        await Client.Healthy(b);
         var cluster = new[] { $"akka.ssl.tcp://cluster-node@127.0.0.1:{a.AkkaPort}", $"akka.ssl.tcp://cluster-node@127.0.0.1:{b.AkkaPort}" }.Order().ToArray();
         foreach (var node in new[] { a, b })
-            await Loopback.Eventually(async () => Assert.Equal(cluster, UpMembers(await _client.Status(node)).Order().ToArray()));
+            await Loopback.Eventually(async () => Assert.Equal(cluster, UpMembers(await Client.Status(node)).Order().ToArray()));
 
         for (var i = 0; i < 20; i++)
         {
-            Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(new Uri(a.Url, $"tables/photos/records/{TestData.Id(i)}"), Json($$"""{"n":{{i}}}"""))).StatusCode);
-            Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(new Uri(a.Url, $"tables/photos/records/{TestData.Id(i)}/blobs/image"), new ByteArrayContent(TestData.Blob(i, BlobBytes)))).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(new Uri(a.Url, $"tables/photos/records/{TestData.Id(i)}"), Json($$"""{"n":{{i}}}"""))).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(new Uri(a.Url, $"tables/photos/records/{TestData.Id(i)}/blobs/image"), new ByteArrayContent(TestData.Blob(i, BlobBytes)))).StatusCode);
         }
-        var lastOfA = (await _client.Status(a)).GetProperty("lastSequence").GetInt64();
-        var aId = await _client.NodeId(a);
-        await Loopback.Eventually(async () => Assert.Equal(lastOfA, PersistedCursorFor(await _client.Status(b), aId)));
+        var lastOfA = (await Client.Status(a)).GetProperty("lastSequence").GetInt64();
+        var aId = await Client.NodeId(a);
+        await Loopback.Eventually(async () => Assert.Equal(lastOfA, PersistedCursorFor(await Client.Status(b), aId)));
         Assert.Equal(0, (await NodeCli.RunAsync(NodeCli.Verify([a, b]))).ExitCode);
-        var digestBefore = await _client.GetStringAsync(new Uri(a.Url, "tables/photos/digest"));
+        var digestBefore = await Client.GetStringAsync(new Uri(a.Url, "tables/photos/digest"));
 
         // Both outsiders name the secured seed, and hold a record of their own that replication would spread.
         var aLog = a.Launch.LogFile!;
@@ -66,7 +62,7 @@ public sealed class TlsSpec : IAsyncLifetime
         var plain = Start("plain", "hocon/local/node3.conf", Loopback.FreePort(), aPort);
         foreach (var outsider in new[] { rogue, plain })
             await Loopback.Eventually(async () => Assert.Equal(HttpStatusCode.OK,
-                (await _client.PutAsync(new Uri(outsider.Url, $"tables/photos/records/{TestData.Id(0)}"), Json("""{"n":"overwritten"}"""))).StatusCode));
+                (await Client.PutAsync(new Uri(outsider.Url, $"tables/photos/records/{TestData.Id(0)}"), Json("""{"n":"overwritten"}"""))).StatusCode));
 
         // A refuses each outsider at the handshake, logging the peer's address, and again after its next join attempt.
         static int Count(string log, string text) => Lines(log).Count(line => line.Contains(text, StringComparison.Ordinal));
@@ -83,10 +79,10 @@ public sealed class TlsSpec : IAsyncLifetime
 
         foreach (var node in new[] { a, b })
         {
-            var members = (await _client.GetFromJsonAsync<JsonElement>(new Uri(node.Url, "members"))).EnumerateArray().Select(m => m.GetProperty("address").GetString()!).Order().ToArray();
+            var members = (await Client.GetFromJsonAsync<JsonElement>(new Uri(node.Url, "members"))).EnumerateArray().Select(m => m.GetProperty("address").GetString()!).Order().ToArray();
             Assert.Equal(cluster, members);
-            Assert.Equal(digestBefore, await _client.GetStringAsync(new Uri(node.Url, "tables/photos/digest")));
-            var record = await _client.GetFromJsonAsync<JsonElement>(new Uri(node.Url, $"tables/photos/records/{TestData.Id(0)}"));
+            Assert.Equal(digestBefore, await Client.GetStringAsync(new Uri(node.Url, "tables/photos/digest")));
+            var record = await Client.GetFromJsonAsync<JsonElement>(new Uri(node.Url, $"tables/photos/records/{TestData.Id(0)}"));
             Assert.Equal(0, record.GetProperty("data").GetProperty("n").GetInt32());
         }
         foreach (var outsider in new[] { rogue, plain })
@@ -96,16 +92,16 @@ public sealed class TlsSpec : IAsyncLifetime
             // (Akka.Remote 1.5.74 fails fast there), so it may answer 503 while its host starts the next one.
             await Loopback.Eventually(async () =>
             {
-                var seen = (await _client.GetFromJsonAsync<JsonElement>(new Uri(outsider.Url, "members"))).EnumerateArray().Select(m => m.GetProperty("address").GetString()!).ToList();
+                var seen = (await Client.GetFromJsonAsync<JsonElement>(new Uri(outsider.Url, "members"))).EnumerateArray().Select(m => m.GetProperty("address").GetString()!).ToList();
                 Assert.DoesNotContain(seen, cluster.Contains);
             });
             // Its store (read directly, whatever its ActorSystem does) holds its own record and not one of A's.
-            var own = await _client.GetFromJsonAsync<JsonElement>(new Uri(outsider.Url, $"tables/photos/records/{TestData.Id(0)}"));
+            var own = await Client.GetFromJsonAsync<JsonElement>(new Uri(outsider.Url, $"tables/photos/records/{TestData.Id(0)}"));
             Assert.Equal("overwritten", own.GetProperty("data").GetProperty("n").GetString());
             Assert.Empty(own.GetProperty("blobs").EnumerateObject());
             for (var i = 1; i < 20; i++)
-                Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(new Uri(outsider.Url, $"tables/photos/records/{TestData.Id(i)}"))).StatusCode);
-            Assert.Equal(["photos"], (await _client.GetFromJsonAsync<string[]>(new Uri(outsider.Url, "tables")))!);
+                Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync(new Uri(outsider.Url, $"tables/photos/records/{TestData.Id(i)}"))).StatusCode);
+            Assert.Equal(["photos"], (await Client.GetFromJsonAsync<string[]>(new Uri(outsider.Url, "tables")))!);
         }
         Assert.Equal(0, (await NodeCli.RunAsync(NodeCli.Verify([a, b]))).ExitCode);
     }
@@ -121,13 +117,13 @@ public sealed class TlsSpec : IAsyncLifetime
         await Cert("create-node", "--ca", otherCa, "--name", "node1", "--out", Dir("rogue"));
         var aPort = Loopback.FreePort();
         var a = Start("a", "hocon/local/node1.conf", aPort, aPort, Tls("node1"));
-        await _client.Healthy(a);
+        await Client.Healthy(a);
         for (var i = 0; i < 5; i++)
         {
-            Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(new Uri(a.Url, $"tables/photos/records/{TestData.Id(i)}"), Json($$"""{"n":{{i}}}"""))).StatusCode);
-            Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(new Uri(a.Url, $"tables/photos/records/{TestData.Id(i)}/blobs/image"), new ByteArrayContent(TestData.Blob(i, BlobBytes)))).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(new Uri(a.Url, $"tables/photos/records/{TestData.Id(i)}"), Json($$"""{"n":{{i}}}"""))).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(new Uri(a.Url, $"tables/photos/records/{TestData.Id(i)}/blobs/image"), new ByteArrayContent(TestData.Blob(i, BlobBytes)))).StatusCode);
         }
-        var digestBefore = await _client.GetStringAsync(new Uri(a.Url, "tables/photos/digest"));
+        var digestBefore = await Client.GetStringAsync(new Uri(a.Url, "tables/photos/digest"));
 
         // Raw bytes: something like Akka's plaintext handshake, then noise. A closes the connection, having sent at
         // most a TLS alert.
@@ -170,9 +166,9 @@ public sealed class TlsSpec : IAsyncLifetime
                                                  && line.Contains("not a member", StringComparison.Ordinal));
             return Task.CompletedTask;
         });
-        Assert.Equal(digestBefore, await _client.GetStringAsync(new Uri(a.Url, "tables/photos/digest")));
-        Assert.Equal([$"akka.ssl.tcp://cluster-node@127.0.0.1:{aPort}"], UpMembers(await _client.Status(a)));
-        await _client.Healthy(a);
+        Assert.Equal(digestBefore, await Client.GetStringAsync(new Uri(a.Url, "tables/photos/digest")));
+        Assert.Equal([$"akka.ssl.tcp://cluster-node@127.0.0.1:{aPort}"], UpMembers(await Client.Status(a)));
+        await Client.Healthy(a);
     }
 
     /// <summary>Completes its task with the first message it gets.</summary>
@@ -239,7 +235,7 @@ public sealed class TlsSpec : IAsyncLifetime
         return lines;
     }
 
-    private string Dir(string name) => Path.Combine(_root, name).Replace("\\", "/");
+    private string Dir(string name) => Path.Combine(Root, name).Replace("\\", "/");
 
     private string Tls(string certificates) =>
         $"cluster-node.tls {{ enabled = on, ca = \"{Dir(certificates)}/ca.crt\", certificate = \"{Dir(certificates)}/node.pfx\" }}";
@@ -275,24 +271,15 @@ public sealed class TlsSpec : IAsyncLifetime
 
     private NodeProcess Start(string name, string hocon, int akkaPort, int seedPort, params string[] settings)
     {
-        var launch = new NodeLaunch(name, hocon, Path.Combine(_root, "data-" + name), akkaPort, Loopback.FreePort(), [seedPort])
+        var launch = new NodeLaunch(name, hocon, Path.Combine(Root, "data-" + name), akkaPort, Loopback.FreePort(), [seedPort])
         {
             Settings = settings,
-            LogFile = Path.Combine(_root, name + ".log"),
+            LogFile = Path.Combine(Root, name + ".log"),
             // The outsiders' refusals repeat every join attempt: the log file keeps them, the test output the rest.
             Echo = line => !line.Contains("TLS", StringComparison.Ordinal) || line.Contains("refused", StringComparison.Ordinal),
         };
-        var node = NodeProcess.Start(launch, _output);
-        _nodes.Add(node);
+        var node = NodeProcess.Start(launch, Output);
+        Nodes.Add(node);
         return node;
-    }
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        foreach (var node in _nodes) await node.DisposeAsync();
-        _client.Dispose();
-        try { Directory.Delete(_root, recursive: true); } catch (IOException) { /* best effort */ }
     }
 }

@@ -44,13 +44,16 @@ public static class CatchUp
 
     /// <summary>Starts an empty B under <paramref name="followerDirectory"/>, connects it to A and times its catch-up.</summary>
     /// <param name="followerHocon">B's settings over the bench's, e.g. a scrub running during catch-up.</param>
-    public static async Task<Result> Run(BenchNode a, string followerDirectory, int records, int blobBytes, TimeSpan limit, string followerHocon = "")
+    /// <param name="atClockStart">Called as the clock starts (B is up, not yet connected); <paramref name="atClockStop"/> as it stops.</param>
+    public static async Task<Result> Run(BenchNode a, string followerDirectory, int records, int blobBytes, TimeSpan limit, string followerHocon = "",
+        Action? atClockStart = null, Action<TimeSpan>? atClockStop = null)
     {
         var lastOfA = a.Store.LastSequence;
         await using var b = BenchNode.Start(followerDirectory, followerHocon);
         var heapBefore = ForcedHeap();
         var heapMax = heapBefore;
 
+        atClockStart?.Invoke();
         var clock = Stopwatch.StartNew();
         b.Hub.Tell(new ReplicationHub.ConnectPeer(a.Address));
         // As cluster membership does: each side knows the other, or A's hub refuses B's subscription.
@@ -71,6 +74,7 @@ public static class CatchUp
             }
         }
         var elapsed = clock.Elapsed;
+        atClockStop?.Invoke(elapsed);
         var scrubBytes = (await b.ScrubStatusAsync()).BytesHashed;
         var heapAfter = ForcedHeap();
         return new Result(records, blobBytes, elapsed, converged, heapBefore, heapMax, heapAfter,

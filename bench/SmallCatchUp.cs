@@ -115,56 +115,30 @@ public static class SmallCatchUp
     }
 
     /// <summary>
-    /// As <see cref="CatchUp.Run"/>, but A is told of B too: a hub takes a subscription only from a node it replicates
-    /// with (a member), as A does once B joined its cluster.
+    /// <see cref="CatchUp.Run"/> over records without blobs (MB/s counts their JSON), noting where the process's CPU,
+    /// collections and allocation went while the clock ran.
     /// </summary>
-    private static async Task<CatchUp.Result> Run(BenchNode a, string followerDirectory, int records, TimeSpan limit, string followerHocon = "")
+    private static Task<CatchUp.Result> Run(BenchNode a, string followerDirectory, int records, TimeSpan limit, string followerHocon = "")
     {
-        var lastOfA = a.Store.LastSequence;
-        await using var b = BenchNode.Start(followerDirectory, followerHocon);
-        var heapBefore = ForcedHeap();
-        var heapMax = heapBefore;
-
-        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
-        var gcBefore = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration(), GC.GetTotalAllocatedBytes());
-        var clock = Stopwatch.StartNew();
-        a.Hub.Tell(new ReplicationHub.ConnectPeer(b.Address));
-        b.Hub.Tell(new ReplicationHub.ConnectPeer(a.Address));
-        Receiver.PeerStatus? peer = null;
-        var converged = false;
-        while (clock.Elapsed < limit)
-        {
-            await Task.Delay(20);
-            heapMax = Math.Max(heapMax, GC.GetTotalMemory(forceFullCollection: false));
-            peer = (await b.StatusAsync()).Peers.SingleOrDefault(p => p.Peer == a.Store.NodeId);
-            if (Trace && peer is not null)
-                Console.Error.WriteLine($"  {clock.Elapsed.TotalMilliseconds,7:F0} ms  committed {peer.Committed,7}  durable {peer.Durable,7}  persisted {peer.PersistedCursor,7}  received {peer.RecordsReceived,7}");
-            if (peer is not null && peer.PersistedCursor == lastOfA)
+        var cpuBefore = TimeSpan.Zero;
+        (int Gen0, int Gen1, int Gen2, TimeSpan Paused, long Allocated) gcBefore = default;
+        return CatchUp.Run(a, followerDirectory, records, RecordBytes, limit, followerHocon,
+            atClockStart: () =>
             {
-                converged = true;
-                break;
-            }
-        }
-        var elapsed = clock.Elapsed;
-        var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
-        LastRunProfile = $"process CPU {cpu.TotalSeconds:F2} s in {elapsed.TotalSeconds:F2} s; GCs gen0/1/2 {GC.CollectionCount(0) - gcBefore.Item1}/" +
-            $"{GC.CollectionCount(1) - gcBefore.Item2}/{GC.CollectionCount(2) - gcBefore.Item3}, paused {(GC.GetTotalPauseDuration() - gcBefore.Item4).TotalSeconds:F2} s, " +
-            $"allocated {(GC.GetTotalAllocatedBytes() - gcBefore.Item5) / 1e6 / records * 1e6:F0} B per record";
-        var heapAfter = ForcedHeap();
-        return new CatchUp.Result(records, RecordBytes, elapsed, converged, heapBefore, heapMax, heapAfter, peer?.Resubscriptions ?? 0, peer?.LastProblem);
+                cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+                gcBefore = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration(), GC.GetTotalAllocatedBytes());
+            },
+            atClockStop: elapsed =>
+            {
+                var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+                LastRunProfile = $"process CPU {cpu.TotalSeconds:F2} s in {elapsed.TotalSeconds:F2} s; GCs gen0/1/2 {GC.CollectionCount(0) - gcBefore.Gen0}/" +
+                    $"{GC.CollectionCount(1) - gcBefore.Gen1}/{GC.CollectionCount(2) - gcBefore.Gen2}, paused {(GC.GetTotalPauseDuration() - gcBefore.Paused).TotalSeconds:F2} s, " +
+                    $"allocated {(GC.GetTotalAllocatedBytes() - gcBefore.Allocated) / 1e6 / records * 1e6:F0} B per record";
+            });
     }
 
     /// <summary>Where the last run's time went, as the process sees it (both nodes share it): CPU, collections, allocation.</summary>
     private static string LastRunProfile = "";
-
-    private static readonly bool Trace = Environment.GetEnvironmentVariable("CLUSTER_BENCH_TRACE") == "1";
-
-    private static long ForcedHeap()
-    {
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
-        GC.WaitForPendingFinalizers();
-        return GC.GetTotalMemory(forceFullCollection: true);
-    }
 
     /// <summary>The JSON of record i: about <see cref="RecordBytes"/> bytes, the same every time.</summary>
     private static byte[] Json(int index) => System.Text.Encoding.UTF8.GetBytes(

@@ -252,37 +252,30 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
     }
 
     /// <summary>Audit entries from <paramref name="fromSequence"/> on, at most <paramref name="maxCount"/>.</summary>
-    public IReadOnlyList<AuditEntry> ReadAudit(long fromSequence, int maxCount)
-    {
-        var entries = new List<AuditEntry>(Math.Min(maxCount, 1024));
-        using var tx = _lease.Environment.BeginTransaction(TransactionBeginFlags.ReadOnly);
-        using var cursor = tx.CreateCursor(_audit);
-        var code = cursor.SetRange(RecordCodec.SequenceKey(Math.Max(1, fromSequence)));
-        while (code == MDBResultCode.Success && entries.Count < maxCount)
-        {
-            var (_, key, value) = cursor.GetCurrent();
-            entries.Add(RecordCodec.DecodeAudit(RecordCodec.ParseSequenceKey(key.AsSpan()), value.AsSpan()));
-            code = cursor.Next().resultCode;
-        }
-        return entries;
-    }
+    public IReadOnlyList<AuditEntry> ReadAudit(long fromSequence, int maxCount) => ScanAudit(fromSequence, maxCount, (_, entry) => entry);
 
     /// <summary>
     /// Audit entries from <paramref name="fromSequence"/> on with their records as they stand now, in one read
     /// transaction: what a sender reads for each frame, without a transaction per record.
     /// </summary>
-    public IReadOnlyList<LoggedRecord> ReadLog(long fromSequence, int maxCount)
+    public IReadOnlyList<LoggedRecord> ReadLog(long fromSequence, int maxCount) =>
+        ScanAudit(fromSequence, maxCount, (tx, entry) =>
+        {
+            var (found, _, stored) = tx.Get(_records, RecordCodec.Key(entry.Table, entry.Id));
+            return new LoggedRecord(entry, found == MDBResultCode.Success ? RecordCodec.DecodeValue(entry.Table, entry.Id, stored.AsSpan()) : null);
+        });
+
+    /// <summary>Up to <paramref name="maxCount"/> audit entries from <paramref name="fromSequence"/> on, each mapped in the one read transaction.</summary>
+    private List<T> ScanAudit<T>(long fromSequence, int maxCount, Func<LightningTransaction, AuditEntry, T> map)
     {
-        var entries = new List<LoggedRecord>(Math.Min(maxCount, 1024));
+        var entries = new List<T>(Math.Min(maxCount, 1024));
         using var tx = _lease.Environment.BeginTransaction(TransactionBeginFlags.ReadOnly);
         using var cursor = tx.CreateCursor(_audit);
         var code = cursor.SetRange(RecordCodec.SequenceKey(Math.Max(1, fromSequence)));
         while (code == MDBResultCode.Success && entries.Count < maxCount)
         {
             var (_, key, value) = cursor.GetCurrent();
-            var entry = RecordCodec.DecodeAudit(RecordCodec.ParseSequenceKey(key.AsSpan()), value.AsSpan());
-            var (found, _, stored) = tx.Get(_records, RecordCodec.Key(entry.Table, entry.Id));
-            entries.Add(new LoggedRecord(entry, found == MDBResultCode.Success ? RecordCodec.DecodeValue(entry.Table, entry.Id, stored.AsSpan()) : null));
+            entries.Add(map(tx, RecordCodec.DecodeAudit(RecordCodec.ParseSequenceKey(key.AsSpan()), value.AsSpan())));
             code = cursor.Next().resultCode;
         }
         return entries;

@@ -130,6 +130,31 @@ public static class WriteIngest
         return new Result(records, (long)records * blobBytes, elapsed) { Cpu = LastCpu };
     }
 
+    /// <summary>
+    /// Records with one blob each, <paramref name="perRequest"/> to a multipart batch POST (a part <c>records</c> in
+    /// NDJSON, then a part <c>{id}/image</c> per blob).
+    /// </summary>
+    public static async Task<Result> BlobBatchIngest(string directory, int records, int blobBytes, int clients, int perRequest)
+    {
+        await using var node = await HttpNode.Start(directory);
+        using var client = Client();
+        var blob = new byte[blobBytes];
+        new Random(11).NextBytes(blob);
+        var requests = (records + perRequest - 1) / perRequest;
+        var elapsed = await Concurrently(requests, clients, async r =>
+        {
+            var ids = Enumerable.Range(r * perRequest, Math.Min(records, (r + 1) * perRequest) - r * perRequest).Select(i => $"rec-{i:D6}").ToArray();
+            var lines = string.Concat(ids.Select(id => $$$"""{"id":"{{{id}}}","data":{"kind":"photo","camera":"bench"}}""" + "\n"));
+            using var form = new MultipartFormDataContent
+            {
+                { new ByteArrayContent(Encoding.UTF8.GetBytes(lines)) { Headers = { ContentType = new MediaTypeHeaderValue("application/x-ndjson") } }, "records" },
+            };
+            foreach (var id in ids) form.Add(new ByteArrayContent(blob), $"{id}/image");
+            return await client.PostAsync(new Uri(node.Http.Url, "tables/photos/records"), form);
+        });
+        return new Result(records, (long)records * blobBytes, elapsed) { Cpu = LastCpu };
+    }
+
     /// <summary>Small records through the batch API (NDJSON, <paramref name="perRequest"/> per request) or one PUT each.</summary>
     public static async Task<Result> SmallRecordIngest(string directory, int records, int clients, int perRequest)
     {

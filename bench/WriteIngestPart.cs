@@ -5,6 +5,8 @@ public static class WriteIngestPart
 {
     private const int BlobRecords = 1_000;
     private const int BlobBytes = 50 * 1024;
+    private const int BlobsPerBatch = 50;
+    private const int BlobBatchClients = 4;
     private const int SmallRecords = 100_000;
     private const int PerBatch = 1_000;
     private const int BatchClients = 4;
@@ -67,6 +69,15 @@ public static class WriteIngestPart
             table.Note($"    note: CPU of the process (server and clients) {blobs.Cpu.TotalMilliseconds / BlobRecords:F2} ms per record, " +
                        $"{blobs.Cpu / blobs.Elapsed:F2} of {Environment.ProcessorCount} cores during the median run");
         }
+
+        // 7b: the same blobs in multipart batches, the analogue of PostgreSQL's multi-row INSERT.
+        var (batches, batchBlobRuns) = await Median(
+            dir => WriteIngest.BlobBatchIngest(dir, BlobRecords, BlobBytes, BlobBatchClients, BlobsPerBatch),
+            dir => WriteIngest.BlobBatchIngest(dir, 100, BlobBytes, BlobBatchClients, BlobsPerBatch));
+        table.Add("7b", $"HTTP blob batch ingest: {BlobRecords} records x 50 KiB, {BlobsPerBatch} per multipart POST (records + a part per blob), {BlobBatchClients} clients",
+            batches.Elapsed, batches.MegabytesPerSecond, $"{batches.MegabytesPerSecond / fileLimit.Value:F2} of {fileRatioOf}", batchBlobRuns);
+        table.Note($"    note: CPU of the process (server and clients) {batches.Cpu.TotalMilliseconds / BlobRecords:F2} ms per record, " +
+                   $"{batches.Cpu / batches.Elapsed:F2} of {Environment.ProcessorCount} cores during the median run");
 
         // 7c: small records over HTTP against the LMDB batched-put limit.
         var (batched, batchRuns) = await Median(

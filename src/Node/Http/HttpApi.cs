@@ -49,10 +49,13 @@ public static class HttpApi
         });
 
         // A batch of records of one table: one atomic, durable transaction (README: "batch writes").
+        // With blobs when multipart/form-data (a part "records", then one part "{id}/{field}" per blob), still all or none.
         routes.MapPost("/tables/{table}/records", (string table, HttpRequest request) =>
         {
             if (Names.Problem("table", table) is { } problem) return Task.FromResult(Error(400, problem));
-            return RecordWrites.PostBatch(store, settings, table, request);
+            return RecordWrites.IsMultipart(request)
+                ? RecordWrites.PostMultipartBatch(store, uploads, settings, table, request)
+                : RecordWrites.PostBatch(store, settings, table, request);
         });
 
         routes.MapGet("/tables/{table}/records/{id}", (string table, string id) =>

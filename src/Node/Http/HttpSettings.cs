@@ -24,6 +24,15 @@ public sealed record HttpSettings(string Host, int Port)
     /// <summary>Records of one batch at most: <c>cluster-node.http.max-batch-records</c>.</summary>
     public int MaxBatchRecords { get; init; } = 10_000;
 
+    /// <summary>
+    /// Blob bytes of one multipart batch at most (<c>cluster-node.http.max-batch-blob-bytes</c>): streamed to temp files,
+    /// not held in memory, but all of them stay on disk until the batch is durable or refused.
+    /// </summary>
+    public long MaxBatchBlobBytes { get; init; } = 1L << 30;
+
+    /// <summary>Blob parts of one multipart batch at most (<c>cluster-node.http.max-batch-blobs</c>): each holds a temp file open until the batch is durable.</summary>
+    public int MaxBatchBlobs { get; init; } = 1_000;
+
     public static HttpSettings Create(Config config)
     {
         string host;
@@ -48,25 +57,34 @@ public sealed record HttpSettings(string Host, int Port)
         }
         if (string.IsNullOrWhiteSpace(host)) throw new ConfigurationException("cluster-node.http.host must be set");
         if (port is < 0 or > 65535) throw new ConfigurationException($"cluster-node.http.port: {port} is not a port (0 to 65535)");
-        long maxBatchBytes, maxBatchRecords;
+        long maxBatchBytes, maxBatchRecords, maxBatchBlobBytes, maxBatchBlobs;
         try
         {
             maxBatchBytes = config.GetByteSize("cluster-node.http.max-batch-bytes") ?? 16L << 20;
             maxBatchRecords = config.GetLong("cluster-node.http.max-batch-records", 10_000);
+            maxBatchBlobBytes = config.GetByteSize("cluster-node.http.max-batch-blob-bytes") ?? 1L << 30;
+            maxBatchBlobs = config.GetLong("cluster-node.http.max-batch-blobs", 1_000);
         }
         catch (Exception e)
         {
-            throw new ConfigurationException($"cluster-node.http.max-batch-bytes must be a size such as 16 MiB and max-batch-records a number ({e.Message})");
+            throw new ConfigurationException("cluster-node.http.max-batch-bytes and max-batch-blob-bytes must be sizes such as 16 MiB, " +
+                $"max-batch-records and max-batch-blobs numbers ({e.Message})");
         }
         // A batch is one transaction held in memory while it is checked: bounded, as everything is.
         if (maxBatchBytes is < 1024 or > 1L << 30)
             throw new ConfigurationException($"cluster-node.http.max-batch-bytes: {maxBatchBytes} bytes is outside 1 KiB..1 GiB");
         if (maxBatchRecords is < 1 or > 1_000_000)
             throw new ConfigurationException($"cluster-node.http.max-batch-records: {maxBatchRecords} is outside 1..1000000");
+        if (maxBatchBlobBytes is < 0 or > 1L << 40)
+            throw new ConfigurationException($"cluster-node.http.max-batch-blob-bytes: {maxBatchBlobBytes} bytes is outside 0..1 TiB");
+        if (maxBatchBlobs is < 0 or > 100_000)
+            throw new ConfigurationException($"cluster-node.http.max-batch-blobs: {maxBatchBlobs} is outside 0..100000");
         return new HttpSettings(host, port)
         {
             MaxBatchBytes = maxBatchBytes,
             MaxBatchRecords = (int)maxBatchRecords,
+            MaxBatchBlobBytes = maxBatchBlobBytes,
+            MaxBatchBlobs = (int)maxBatchBlobs,
             Tokens = ApiAuthentication.ReadTokens(config),
             Certificate = https ? LoadCertificate(config) : null,
         };

@@ -24,24 +24,45 @@ internal static class RecordWrites
     /// </summary>
     public static async Task<IResult> PostBatch(RecordStore store, HttpSettings settings, string table, HttpRequest request)
     {
-        var ndjson = false;
-        if (!string.IsNullOrEmpty(request.ContentType))
-        {
-            if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var media))
-                return Error(415, $"Content-Type '{request.ContentType}' is not a media type; send application/json or application/x-ndjson");
-            var type = media.MediaType.Value?.ToLowerInvariant();
-            ndjson = type is "application/x-ndjson" or "application/ndjson" or "application/jsonl";
-            if (!ndjson && type != "application/json")
-                return Error(415, $"a batch is application/json (an array of {{\"id\",\"data\"}}) or application/x-ndjson (one per line), not {type}");
-        }
+        if (BatchFormat(request.ContentType, "a batch") is { Error: { } badType }) return badType;
         if (request.ContentLength > settings.MaxBatchBytes) return BatchTooLarge(settings);
         var body = await ReadLimited(request.Body, (int)Math.Min(int.MaxValue, settings.MaxBatchBytes));
         if (body is null) return BatchTooLarge(settings);
-        // Without a Content-Type, an array is JSON and anything else is taken for NDJSON.
-        if (string.IsNullOrEmpty(request.ContentType)) ndjson = FirstNonSpace(body) is not (byte)'[';
+        var (records, problem) = ParseBatch(store, settings, body, request.ContentType);
+        if (records is null) return problem!;
+        if (records.Count == 0) return Results.Json(new { records = Array.Empty<object>() });
+        return await Write(() => store.PutBatchAsync(table, records), BatchAnswer);
+    }
 
+    /// <summary>The answer to a batch: each record's id, version and sequence, in request order.</summary>
+    private static IResult BatchAnswer(IReadOnlyList<LocalWrite> writes) => Results.Json(new
+    {
+        records = writes.Select(w => new { id = w.Record.Id, version = w.Record.Version.ToString(), sequence = w.Sequence }),
+    });
+
+    /// <summary>Whether a batch of this Content-Type is NDJSON (null: no type, tell by the body), or the 415 for a type that is no batch.</summary>
+    private static (bool? Ndjson, IResult? Error) BatchFormat(string? contentType, string what)
+    {
+        if (string.IsNullOrEmpty(contentType)) return (null, null);
+        if (!MediaTypeHeaderValue.TryParse(contentType, out var media))
+            return (null, Error(415, $"Content-Type '{contentType}' of {what} is not a media type; send application/json or application/x-ndjson"));
+        var type = media.MediaType.Value?.ToLowerInvariant();
+        var ndjson = type is "application/x-ndjson" or "application/ndjson" or "application/jsonl";
+        if (!ndjson && type != "application/json")
+            return (null, Error(415, $"{what} is application/json (an array of {{\"id\",\"data\"}}) or application/x-ndjson (one per line), not {type}"));
+        return (ndjson, null);
+    }
+
+    /// <summary>
+    /// The records of a batch body (a JSON array or NDJSON, by <paramref name="contentType"/>), each checked; or the
+    /// 4xx naming the first bad item.
+    /// </summary>
+    private static (List<(string Id, byte[] Json)>? Records, IResult? Error) ParseBatch(RecordStore store, HttpSettings settings, byte[] body, string? contentType)
+    {
+        // Without a Content-Type, an array is JSON and anything else is taken for NDJSON.
+        var ndjson = BatchFormat(contentType, "a batch").Ndjson ?? FirstNonSpace(body) is not (byte)'[';
         var (items, status, problem) = ndjson ? ParseNdjson(body, settings.MaxBatchRecords) : ParseArray(body, settings.MaxBatchRecords);
-        if (items is null) return Error(status, problem!);
+        if (items is null) return (null, Error(status, problem!));
         var maxDataBytes = store.Limits.MaxDataBytes;
         var records = new List<(string Id, byte[] Json)>(items.Count);
         var ids = new HashSet<string>(StringComparer.Ordinal);
@@ -49,19 +70,16 @@ internal static class RecordWrites
         {
             var (id, data, itemProblem) = items[i];
             var name = id is null ? $"item {i}" : $"item {i} (id {id})";
-            if (itemProblem is not null) return Error(400, $"{name}: {itemProblem}; nothing of the batch was written");
-            if (Names.Problem("record id", id!) is { } badId) return Error(400, $"{name}: {badId}; nothing of the batch was written");
-            if (!ids.Add(id!)) return Error(400, $"{name}: the id is already in this batch (an id may appear once); nothing of the batch was written");
-            if (data!.Length > maxDataBytes)
-                return Error(400, $"{name}: data is {data.Length} bytes, over cluster-node.record.max-size ({maxDataBytes} bytes); nothing of the batch was written");
-            if (RecordBodyProblem(data) is { } badData) return Error(400, $"{name}: {badData.Replace("record body", "data")}; nothing of the batch was written");
+            if (itemProblem is not null) return Refuse($"{name}: {itemProblem}");
+            if (Names.Problem("record id", id!) is { } badId) return Refuse($"{name}: {badId}");
+            if (!ids.Add(id!)) return Refuse($"{name}: the id is already in this batch (an id may appear once)");
+            if (data!.Length > maxDataBytes) return Refuse($"{name}: data is {data.Length} bytes, over cluster-node.record.max-size ({maxDataBytes} bytes)");
+            if (RecordBodyProblem(data) is { } badData) return Refuse($"{name}: {badData.Replace("record body", "data")}");
             records.Add((id!, data));
         }
-        if (records.Count == 0) return Results.Json(new { records = Array.Empty<object>() });
-        return await Write(() => store.PutBatchAsync(table, records), writes => Results.Json(new
-        {
-            records = writes.Select(w => new { id = w.Record.Id, version = w.Record.Version.ToString(), sequence = w.Sequence }),
-        }));
+        return (records, null);
+
+        static (List<(string Id, byte[] Json)>?, IResult?) Refuse(string problem) => (null, Error(400, $"{problem}; nothing of the batch was written"));
     }
 
     private static IResult BatchTooLarge(HttpSettings settings) =>
@@ -186,7 +204,7 @@ internal static class RecordWrites
                 if (name == "data")
                 {
                     if (data is not null) throw new BadPart("part data: there are two");
-                    data = await ReadPart(section.Body, limits.MaxDataBytes)
+                    data = await ReadPart(section.Body, limits.MaxDataBytes, "data")
                         ?? throw new BadPart($"part data: over cluster-node.record.max-size ({limits.MaxDataBytes} bytes)", 413);
                     if (RecordBodyProblem(data) is { } problem) throw new BadPart($"part data: {problem.Replace("record body", "data")}");
                     continue;
@@ -238,6 +256,114 @@ internal static class RecordWrites
         }
     }
 
+    // ---------------------------------------------------------------- a batch with its blobs
+
+    /// <summary>The part of a multipart batch that holds its records.</summary>
+    public const string RecordsPart = "records";
+
+    /// <summary>
+    /// A batch with blobs, <c>POST /tables/{table}/records</c> as multipart/form-data: first a part <c>records</c>
+    /// holding the batch as a plain batch does (a JSON array or NDJSON of <c>{"id","data"}</c>; NDJSON when the part
+    /// says application/x-ndjson, JSON when it says application/json, else told by its first character), then one part
+    /// per blob named <c>{id}/{field}</c> (raw bytes, streamed to a temp file). Each record's data replaces its data and
+    /// each of its blobs its field (other blob fields stay), as a multipart PUT does; all the blobs are made durable
+    /// together, then every record is written in one transaction: all or none. Answers as a batch does. A bad part is a
+    /// 400 naming it (413 over a limit) and nothing is written: no record, no blob file.
+    /// </summary>
+    public static async Task<IResult> PostMultipartBatch(RecordStore store, BlobUploads uploads, HttpSettings settings, string table, HttpRequest request)
+    {
+        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var media) || !media.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
+            return Error(415, $"a batch with blobs is multipart/form-data, not {request.ContentType}");
+        var boundary = HeaderUtilities.RemoveQuotes(media.Boundary).Value;
+        if (string.IsNullOrEmpty(boundary) || boundary.Length > 70)
+            return Error(400, "multipart/form-data needs a boundary of 1 to 70 characters in its Content-Type");
+        var limits = store.Limits;
+        var blobs = new List<(int Item, BlobWriter Writer)>();
+        try
+        {
+            var reader = new MultipartReader(boundary, request.Body, UploadBufferBytes);
+            var first = await NextSection(reader);
+            if (first is null || PartName(first) != RecordsPart)
+                throw new BadPart($"the first part must be named {RecordsPart} (the batch: a JSON array or NDJSON of {{\"id\",\"data\"}}), then one part per blob named {{id}}/{{field}}");
+            var body = await ReadPart(first.Body, (int)Math.Min(int.MaxValue, settings.MaxBatchBytes), RecordsPart)
+                ?? throw new BadPart($"part {RecordsPart}: over cluster-node.http.max-batch-bytes ({settings.MaxBatchBytes} bytes)", 413);
+            // Only a type that names a batch format decides it: a client's form library may label any part text/plain.
+            var recordsType = BatchFormat(first.ContentType, "part records") is { Error: null, Ndjson: not null } ? first.ContentType : null;
+            var (records, problem) = ParseBatch(store, settings, body, recordsType);
+            if (records is null) return problem!;
+            var items = new Dictionary<string, int>(records.Count, StringComparer.Ordinal);
+            for (var i = 0; i < records.Count; i++) items[records[i].Id] = i;
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            var fieldsOf = new int[records.Count];
+            var buffer = new byte[UploadBufferBytes];
+            long blobBytes = 0;
+            while (await NextSection(reader) is { } section)
+            {
+                var name = PartName(section) ?? throw new BadPart($"part {blobs.Count + 1} has no Content-Disposition: form-data; name=\"{{id}}/{{field}}\"");
+                var slash = name.IndexOf('/');
+                if (slash < 0) throw new BadPart($"part {name}: a blob part is named {{id}}/{{field}}, after the one part {RecordsPart}");
+                var (id, field) = (name[..slash], name[(slash + 1)..]);
+                if (!items.TryGetValue(id, out var item)) throw new BadPart($"part {name}: no record {id} in part {RecordsPart}");
+                if (Names.Problem("blob field", field) is { } badName) throw new BadPart($"part {name}: {badName}");
+                if (!names.Add(name)) throw new BadPart($"part {name}: the blob is there twice");
+                if (++fieldsOf[item] > limits.MaxBlobFields)
+                    throw new BadPart($"part {name}: more than cluster-node.record.max-blob-fields ({limits.MaxBlobFields}) blob parts for record {id}", 422);
+                if (blobs.Count == settings.MaxBatchBlobs)
+                    throw new BadPart($"part {name}: more than cluster-node.http.max-batch-blobs ({settings.MaxBatchBlobs}) blob parts in the batch", 413);
+                var writer = store.Blobs.BeginWrite();
+                blobs.Add((item, writer)); // disposed below: an unplaced writer deletes its temp file
+                int read;
+                while ((read = await ReadBody(section.Body, buffer, name)) > 0)
+                {
+                    if (writer.Length + read > limits.MaxBlobBytes)
+                        throw new BadPart($"part {name}: blob is over cluster-node.blob.max-size ({limits.MaxBlobBytes} bytes)", 413);
+                    if ((blobBytes += read) > settings.MaxBatchBlobBytes)
+                        throw new BadPart($"part {name}: the batch's blobs are over cluster-node.http.max-batch-blob-bytes ({settings.MaxBatchBlobBytes} bytes)", 413);
+                    writer.Append(buffer.AsSpan(0, read));
+                }
+                writer.Seal(field, BlobStore.NewFileId());
+            }
+            if (records.Count == 0) return Results.Json(new { records = Array.Empty<object>() });
+            await uploads.MakeDurableAsync(blobs.Select(b => b.Writer).ToArray());
+            var placed = blobs.Select(b => b.Writer.Sealed!).ToArray();
+            var batch = records.Select((r, i) => (r.Id, r.Json, (IReadOnlyList<BlobRef>)blobs.Where(b => b.Item == i).Select(b => b.Writer.Sealed!).ToArray())).ToArray();
+            return await Write(async () =>
+            {
+                try
+                {
+                    return await store.PutBatchAsync(table, batch);
+                }
+                catch
+                {
+                    // Refused or failed before anything was written: the new files are nobody's.
+                    foreach (var blob in placed)
+                        try { store.Blobs.Delete(blob.FileId); } catch (IOException) { }
+                    throw;
+                }
+            }, BatchAnswer);
+        }
+        catch (BadPart bad)
+        {
+            return Error(bad.Status, $"{bad.Message}; nothing of the batch was written");
+        }
+        catch (IOException e) when (StoreFullException.IsOutOfDiskSpace(e) || StoreFullException.IsOutOfDiskSpace(e.InnerException ?? e))
+        {
+            return InsufficientStorage($"no space left for the blobs of a batch of {table} on the disk of the blob files (under cluster-node.data-dir); nothing was stored");
+        }
+        finally
+        {
+            foreach (var (_, writer) in blobs) writer.Dispose();
+        }
+    }
+
+    /// <summary>A part's form-data name, or null when it has none.</summary>
+    private static string? PartName(MultipartSection section) =>
+        ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
+        && disposition.DispositionType.Equals("form-data", StringComparison.OrdinalIgnoreCase)
+        && HeaderUtilities.RemoveQuotes(disposition.Name).Value is { Length: > 0 } name
+            ? name
+            : null;
+
     /// <summary>The next part, or a <see cref="BadPart"/> for a body that is not multipart as its Content-Type says.</summary>
     private static async Task<MultipartSection?> NextSection(MultipartReader reader)
     {
@@ -263,7 +389,7 @@ internal static class RecordWrites
         }
     }
 
-    private static async Task<byte[]?> ReadPart(Stream part, int maxBytes)
+    private static async Task<byte[]?> ReadPart(Stream part, int maxBytes, string name)
     {
         try
         {
@@ -271,7 +397,7 @@ internal static class RecordWrites
         }
         catch (Exception e) when (e is IOException or InvalidDataException)
         {
-            throw new BadPart($"part data: the multipart body is malformed: {e.Message}");
+            throw new BadPart($"part {name}: the multipart body is malformed: {e.Message}");
         }
     }
 }

@@ -87,13 +87,31 @@ public sealed partial class RecordStore
     /// with consecutive sequences in the order given, or none is. A record refused (a limit, blob bytes still pending)
     /// throws <see cref="BatchItemRefusedException"/> naming it; an id given twice is an <see cref="ArgumentException"/>.
     /// </summary>
-    public async Task<IReadOnlyList<LocalWrite>> PutBatchAsync(string table, IReadOnlyList<(string Id, byte[] Json)> records)
+    public Task<IReadOnlyList<LocalWrite>> PutBatchAsync(string table, IReadOnlyList<(string Id, byte[] Json)> records) =>
+        PutBatchAsync(table, records.Select(r => (r.Id, r.Json, (IReadOnlyList<BlobRef>)[])).ToArray());
+
+    /// <summary>
+    /// The batch with blobs: each record's data replaces its data and each of its blobs (already durable in the blob
+    /// store) its field, as <see cref="PutRecordAsync"/> does, all in one transaction or none.
+    /// </summary>
+    public async Task<IReadOnlyList<LocalWrite>> PutBatchAsync(string table, IReadOnlyList<(string Id, byte[] Json, IReadOnlyList<BlobRef> Blobs)> records)
     {
         var seen = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < records.Count; i++)
+        {
             if (!seen.Add(records[i].Id)) throw new ArgumentException($"item {i} (id {records[i].Id}): the id is already in this batch");
+            var blobs = records[i].Blobs;
+            if (blobs.Select(b => b.Field).Distinct(StringComparer.Ordinal).Count() != blobs.Count)
+                throw new ArgumentException($"item {i} (id {records[i].Id}): a blob field is named twice");
+            foreach (var blob in blobs) Blobs.IsPresent(blob); // hashed here, not in the committer, unless its writer already did
+        }
         var changes = records.Select(r => new RecordChange(table, r.Id, (existing, version) =>
-            new StoredRecord(table, r.Id, version, false, r.Json, Live(existing)?.Blobs ?? []))).ToArray();
+        {
+            IReadOnlyList<BlobRef> blobs = Live(existing)?.Blobs ?? [];
+            if (r.Blobs.Count > 0)
+                blobs = blobs.Where(b => r.Blobs.All(n => n.Field != b.Field)).Concat(r.Blobs).OrderBy(b => b.Field, StringComparer.Ordinal).ToArray();
+            return new StoredRecord(table, r.Id, version, false, r.Json, blobs);
+        })).ToArray();
         var writes = await Run(Prepare(changes, records.Sum(r => (long)r.Json.Length), isBatch: true));
         return writes.Select(w => w!).ToArray();
     }

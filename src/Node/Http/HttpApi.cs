@@ -83,7 +83,8 @@ public static class HttpApi
             try
             {
                 using var writer = store.Blobs.BeginWrite(); // disposed unplaced, its temp file goes
-                var buffer = new byte[UploadBufferBytes];
+                using var pooled = new UploadBuffer(UploadBufferBytes);
+                var buffer = pooled.Array;
                 int read;
                 while ((read = await ReadFull(request.Body, buffer)) > 0)
                 {
@@ -404,7 +405,8 @@ public static class HttpApi
     internal static async Task<byte[]?> ReadLimited(Stream body, int maxBytes)
     {
         using var buffer = new MemoryStream();
-        var chunk = new byte[16384];
+        using var pooled = new UploadBuffer(16384);
+        var chunk = pooled.Array;
         int read;
         while ((read = await body.ReadAsync(chunk)) > 0)
         {

@@ -194,7 +194,8 @@ internal static class RecordWrites
             byte[]? data = null;
             // A larger buffer than the 4 KiB default: the boundary search and reads of a large part cost far less CPU.
             var reader = new MultipartReader(boundary, request.Body, UploadBufferBytes);
-            var buffer = new byte[UploadBufferBytes];
+            using var pooled = new UploadBuffer(UploadBufferBytes);
+            var buffer = pooled.Array;
             while (await NextSection(reader) is { } section)
             {
                 if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
@@ -295,7 +296,8 @@ internal static class RecordWrites
             for (var i = 0; i < records.Count; i++) items[records[i].Id] = i;
             var names = new HashSet<string>(StringComparer.Ordinal);
             var fieldsOf = new int[records.Count];
-            var buffer = new byte[UploadBufferBytes];
+            using var pooled = new UploadBuffer(UploadBufferBytes);
+            var buffer = pooled.Array;
             long blobBytes = 0;
             while (await NextSection(reader) is { } section)
             {

@@ -62,13 +62,26 @@ public sealed record HttpSettings(string Host, int Port)
         {
             maxBatchBytes = config.GetByteSize("cluster-node.http.max-batch-bytes") ?? 16L << 20;
             maxBatchRecords = config.GetLong("cluster-node.http.max-batch-records", 10_000);
+        }
+        catch (Exception e)
+        {
+            throw new ConfigurationException($"cluster-node.http.max-batch-bytes must be a size such as 16 MiB and max-batch-records a number ({e.Message})");
+        }
+        try
+        {
             maxBatchBlobBytes = config.GetByteSize("cluster-node.http.max-batch-blob-bytes") ?? 1L << 30;
+        }
+        catch (Exception e)
+        {
+            throw new ConfigurationException($"cluster-node.http.max-batch-blob-bytes must be a size such as 1 GiB ({e.Message})");
+        }
+        try
+        {
             maxBatchBlobs = config.GetLong("cluster-node.http.max-batch-blobs", 1_000);
         }
         catch (Exception e)
         {
-            throw new ConfigurationException("cluster-node.http.max-batch-bytes and max-batch-blob-bytes must be sizes such as 16 MiB, " +
-                $"max-batch-records and max-batch-blobs numbers ({e.Message})");
+            throw new ConfigurationException($"cluster-node.http.max-batch-blobs must be a number ({e.Message})");
         }
         // A batch is one transaction held in memory while it is checked: bounded, as everything is.
         if (maxBatchBytes is < 1024 or > 1L << 30)

@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Akka.Configuration;
+using ClusterNode.Actors;
 using ClusterNode.Node;
 using ClusterNode.Node.Http;
 using ClusterNode.Tests.Replication;
@@ -194,6 +195,20 @@ public sealed class MultipartBatchSpec : IAsyncLifetime
         Assert.Equal(before, node.Host.Store.LastSequence);
         Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(node, "/tables/t/records/a"))).StatusCode);
         Assert.Empty(Directory.GetFiles(node.Host.Store.Blobs.Directory, "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public void The_blob_bounds_of_a_batch_are_read_from_hocon_and_a_bad_one_is_refused_naming_its_key()
+    {
+        var defaults = HttpSettings.Create(ConfigurationFactory.Empty.WithDefaults());
+        Assert.Equal((1L << 30, 1000), (defaults.MaxBatchBlobBytes, defaults.MaxBatchBlobs));
+        var set = HttpSettings.Create(ConfigurationFactory.ParseString("cluster-node.http { max-batch-blob-bytes = 64 MiB, max-batch-blobs = 20 }").WithDefaults());
+        Assert.Equal((64L << 20, 20), (set.MaxBatchBlobBytes, set.MaxBatchBlobs));
+        foreach (var (line, key) in new[] { ("max-batch-blob-bytes = lots", "max-batch-blob-bytes"), ("max-batch-blob-bytes = 2 TiB", "max-batch-blob-bytes"), ("max-batch-blobs = 1000000", "max-batch-blobs") })
+        {
+            var refused = Assert.Throws<ConfigurationException>(() => HttpSettings.Create(ConfigurationFactory.ParseString($"cluster-node.http.{line}").WithDefaults()));
+            Assert.Contains($"cluster-node.http.{key}", refused.Message);
+        }
     }
 
     private async Task<(NodeHost Host, HttpServer Http)> Start(string extra = "", HttpSettings? settings = null)

@@ -265,6 +265,20 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
             return new LoggedRecord(entry, found == MDBResultCode.Success ? RecordCodec.DecodeValue(entry.Table, entry.Id, stored.AsSpan()) : null);
         });
 
+    /// <summary>
+    /// As <see cref="ReadLog"/>, but a record at its entry's version with no blob comes as its stored body, copied out
+    /// of the transaction without being decoded: the sender puts those bytes into its frame as they are.
+    /// </summary>
+    public IReadOnlyList<LoggedRecord> ReadLogForSending(long fromSequence, int maxCount) =>
+        ScanAudit(fromSequence, maxCount, (tx, entry) =>
+        {
+            var (found, _, stored) = tx.Get(_records, RecordCodec.Key(entry.Table, entry.Id));
+            if (found != MDBResultCode.Success) return new LoggedRecord(entry, null);
+            var value = stored.AsSpan();
+            var body = RecordCodec.PlainBodyAt(value, entry.Version);
+            return body.IsEmpty ? new LoggedRecord(entry, RecordCodec.DecodeValue(entry.Table, entry.Id, value)) : new LoggedRecord(entry, null, body.ToArray());
+        });
+
     /// <summary>Up to <paramref name="maxCount"/> audit entries from <paramref name="fromSequence"/> on, each mapped in the one read transaction.</summary>
     private List<T> ScanAudit<T>(long fromSequence, int maxCount, Func<LightningTransaction, AuditEntry, T> map)
     {

@@ -257,7 +257,14 @@ public sealed record OutgoingStream
     {
         public enum Outcome { Added, Full, Replaced }
 
-        private readonly ByteWriter _payload = new(targetBytes);
+        /// <summary>
+        /// One writer per thread, kept: a frame's buffer (a large object at the default frame size, doubled once by the
+        /// record that overflows it) would otherwise be allocated for every frame. It holds at most twice the largest
+        /// frame. Safe because a frame is built and copied out (<see cref="Payload"/>) within one call, on one thread.
+        /// </summary>
+        [ThreadStatic] private static ByteWriter? t_payload;
+
+        private readonly ByteWriter _payload = (t_payload ??= new ByteWriter(targetBytes)).Clear();
         private readonly List<OutgoingBlob> _blobs = new();
 
         public int Count { get; private set; }

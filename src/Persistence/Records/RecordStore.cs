@@ -182,10 +182,14 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
             var next = LastSequence;
             using (var tx = _lease.Environment.BeginTransaction())
             {
+                // The clock only ever takes the largest it observes: one observation for the batch (a lock and a read of
+                // the wall clock) does what one per record did.
+                ulong latest = 0;
+                foreach (var record in records) latest = Math.Max(latest, record.Version.Hlc);
+                if (records.Count > 0) Clock.Observe(latest, _maxClockOffsetMs);
                 for (var i = 0; i < records.Count; i++)
                 {
                     var record = records[i];
-                    Clock.Observe(record.Version.Hlc, _maxClockOffsetMs);
                     var key = RecordCodec.Key(record.Table, record.Id);
                     var existing = Read(tx, key);
                     if (existing is null || record.Version > existing.Version)

@@ -14,7 +14,8 @@ namespace ClusterNode.Actors.Replication;
 /// means. Runs on the I/O dispatcher because it commits to LMDB. It never waits for a blob: a record is committed
 /// (visible) as soon as its frame arrives, its blobs follow to the saver, and the watermark alone decides how far the
 /// cursor may go. Anything wrong with the stream (a malformed frame, a gap, a chunk out of order, a failed blob save,
-/// silence) ends the subscription and starts a new one from the durable watermark.
+/// silence) ends the subscription and starts a new one from the durable watermark. Frames that wait in the mailbox
+/// together are applied in one transaction (one sync); the watermark hears of each only after that commit.
 ///
 /// <para>Behaviours: <see cref="Subscribing"/> (asked the watermark where to resume), <see cref="Streaming"/> and
 /// <see cref="Copying"/> (taking the peer's log or its copy), <see cref="BackingOff"/> (the stream was given up; a new

@@ -209,6 +209,36 @@ public sealed class RecordStoreSpec(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void The_log_read_for_sending_carries_the_encoded_body_only_of_records_at_their_version_without_blobs()
+    {
+        using var store = NewStore();
+        store.PutData("t", "a", Json("""{"v":1}"""));   // 1
+        store.PutData("t", "b", Json("""{"v":1}"""));   // 2
+        store.PutData("t", "a", Json("""{"v":2}"""));   // 3
+        store.Delete("t", "b");                            // 4
+        store.PutBlob("t", "c", SaveBlob(store.Blobs, "photo", [1, 2, 3])); // 5
+
+        var log = store.ReadLogForSending(1, 10);
+
+        Assert.Equal([1L, 2L, 3L, 4L, 5L], log.Select(l => l.Entry.Sequence));
+        // Replaced since: decoded, so the sender sees the newer version and skips the entry.
+        Assert.Null(log[0].PlainBody);
+        Assert.NotEqual(log[0].Entry.Version, log[0].Current!.Version);
+        // At their version without blobs (a tombstone too): exactly the bytes a decoded record encodes to.
+        foreach (var sent in new[] { log[2], log[3] })
+        {
+            Assert.Null(sent.Current);
+            var stored = store.Get("t", sent.Entry.Id)!;
+            var expected = new ClusterNode.Persistence.Binary.ByteWriter();
+            RecordCodec.WriteBody(expected, stored);
+            Assert.Equal(expected.ToArray(), sent.PlainBody);
+        }
+        // With a blob: decoded, so its blob is opened and sent.
+        Assert.Null(log[4].PlainBody);
+        Assert.Single(log[4].Current!.Blobs);
+    }
+
+    [Fact]
     public void A_record_applied_on_another_node_reads_back_the_same()
     {
         using var origin = NewStore("node-a");

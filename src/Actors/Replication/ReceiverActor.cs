@@ -14,7 +14,8 @@ namespace ClusterNode.Actors.Replication;
 /// means. Runs on the I/O dispatcher because it commits to LMDB. It never waits for a blob: a record is committed
 /// (visible) as soon as its frame arrives, its blobs follow to the saver, and the watermark alone decides how far the
 /// cursor may go. Anything wrong with the stream (a malformed frame, a gap, a chunk out of order, a failed blob save,
-/// silence) ends the subscription and starts a new one from the durable watermark.
+/// silence) ends the subscription and starts a new one from the durable watermark. Frames that wait in the mailbox
+/// together are applied in one transaction (one sync); the watermark hears of each only after that commit.
 ///
 /// <para>Behaviours: <see cref="Subscribing"/> (asked the watermark where to resume), <see cref="Streaming"/> and
 /// <see cref="Copying"/> (taking the peer's log or its copy), <see cref="BackingOff"/> (the stream was given up; a new
@@ -42,6 +43,18 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         public static readonly PollAwaitedBlobs Instance = new();
     }
 
+    /// <summary>Told to itself when a frame is queued: every frame already in the mailbox is queued before it arrives.</summary>
+    private sealed record ApplyQueued
+    {
+        public static readonly ApplyQueued Instance = new();
+    }
+
+    /// <summary>
+    /// Frames applied in one transaction at most (one sync for them all). The window bounds their bytes already; this
+    /// bounds how long one transaction holds the store's writer.
+    /// </summary>
+    private const int MaxFramesPerTransaction = 16;
+
     /// <summary>Receipts only inform the peer (status, lag); one per interval is plenty.</summary>
     private static readonly TimeSpan ReceiptInterval = TimeSpan.FromMilliseconds(200);
 
@@ -61,6 +74,9 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly AwaitedBlobs _awaited;
     private readonly Stopwatch _sinceHeard = Stopwatch.StartNew();
+
+    /// <summary>Frames of this epoch received and not yet applied, in arrival order, with their cost in the window.</summary>
+    private readonly List<(object Frame, long CostBytes)> _queuedFrames = new();
     private Address _peerAddress;
     private IActorRef _upstream = ActorRefs.Nobody;
     private IncomingStream _stream = IncomingStream.Begin(0, 0);
@@ -163,19 +179,21 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         {
             if (frame.Epoch != _stream.Epoch) return;
             Heard(frame.CostBytes);
-            OnFrame(_stream.Check(frame, _settings.MaxFramePayloadBytes), frame.CostBytes);
+            Queue(frame, frame.CostBytes);
         });
         Receive<CopyFrame>(frame =>
         {
             if (frame.Epoch != _stream.Epoch) return;
             Heard(frame.CostBytes);
-            OnFrame(_stream.Check(frame, _settings.MaxFramePayloadBytes), frame.CostBytes);
+            Queue(frame, frame.CostBytes);
         });
+        Receive<ApplyQueued>(_ => ApplyQueuedFrames());
         Receive<BlobChunk>(chunk =>
         {
             if (chunk.Epoch != _stream.Epoch) return;
             Heard(chunk.CostBytes);
-            OnChunk(chunk);
+            // A chunk follows its frame: the frames before it are applied first.
+            if (ApplyQueuedFrames()) OnChunk(chunk);
         });
         Receive<BlobSaver.ChunkWritten>(written =>
         {
@@ -222,6 +240,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         Receive<CheckIdle>(_ => { });
         Receive<Terminated>(_ => { });
         Receive<Resubscribe>(_ => { });
+        Receive<ApplyQueued>(_ => { }); // its frames went with the epoch they belonged to
         Receive<Watermark.ResumeFrom>(_ => { });
         Receive<Watermark.CursorPersisted>(persisted => Context.Parent.Tell(new ReplicationHub.PeerCursorPersisted(_peerNodeId, persisted.Sequence)));
         Receive<Watermark.PeerLogStartedOver>(over => GiveUp($"the peer is a new incarnation ({over.IncarnationId}): its log is taken from the start", immediately: true));
@@ -240,52 +259,89 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
 
     // ---------------------------------------------------------------- stream input
 
-    private void OnFrame(FrameCheck check, long costBytes)
+    /// <summary>
+    /// Frames wait in a queue until the <see cref="ApplyQueued"/> told now comes round: every frame that arrived
+    /// meanwhile is then applied in the same transaction, one sync for them all.
+    /// </summary>
+    private void Queue(object frame, long costBytes)
     {
         TrackUpstream();
-        switch (check)
-        {
-            case FrameRefused { LostInTransit: true } gap:
-                // Lost, duplicated or reordered in transit: nothing of it is applied, the leg restarts from durable.
-                GiveUp(gap.Reason, immediately: true);
-                return;
-            case FrameRefused refused:
-                Refuse(refused.Reason);
-                return;
-            case FrameAccepted accepted:
-                Apply(accepted, costBytes);
-                return;
-        }
+        _queuedFrames.Add((frame, costBytes));
+        if (_queuedFrames.Count == 1) Self.Tell(ApplyQueued.Instance);
+        else if (_queuedFrames.Count >= MaxFramesPerTransaction) ApplyQueuedFrames();
     }
 
-    private void Apply(FrameAccepted frame, long costBytes)
+    /// <summary>
+    /// Applies the queued frames that continue the stream, in one transaction, then tells the watermark what each
+    /// frame committed, in order, only after the commit (the durability point). A refused frame is handled after the
+    /// frames before it are applied. False when the stream was given up.
+    /// </summary>
+    private bool ApplyQueuedFrames()
     {
-        _recordsReceived += frame.Records.Count;
-        IReadOnlyList<IReadOnlyCollection<string>> blobsToSave;
+        if (_queuedFrames.Count == 0) return true;
+        var frames = _queuedFrames.Select(q => q.Frame).ToArray();
+        var costs = _queuedFrames.Select(q => q.CostBytes).ToArray();
+        _queuedFrames.Clear();
+        var (accepted, refused) = _stream.CheckGroup(frames, _settings.MaxFramePayloadBytes);
+        if (accepted.Count > 0 && !Apply(accepted, costs)) return false;
+        switch (refused)
+        {
+            case { LostInTransit: true } gap:
+                // Lost, duplicated or reordered in transit: nothing of it is applied, the leg restarts from durable.
+                GiveUp(gap.Reason, immediately: true);
+                return false;
+            case not null:
+                Refuse(refused.Reason);
+                return false;
+        }
+        return true;
+    }
+
+    /// <summary>The accepted frames (with the costs of the queue, in the same order) in one transaction.</summary>
+    private bool Apply(IReadOnlyList<FrameAccepted> frames, long[] costs)
+    {
+        var records = new List<StoredRecord>(frames.Sum(f => f.Records.Count));
+        foreach (var frame in frames)
+            foreach (var replicated in frame.Records) records.Add(replicated.Record);
+        _recordsReceived += records.Count;
+        IReadOnlyList<ApplyOutcome> outcomes;
         try
         {
-            var outcomes = frame.Records.Count == 0 ? [] : _store.ApplyReplicated(frame.Records.Select(r => r.Record).ToArray());
-            blobsToSave = outcomes.Select(o => o.BlobsToSave.Count == 0 ? NoBlobs : o.BlobsToSave.Select(b => b.FileId).ToArray()).ToArray();
+            outcomes = records.Count == 0 ? [] : _store.ApplyReplicated(records);
         }
         catch (StoreFullException e)
         {
             var backoff = _settings.ResubscribeBackoff * StoreFullBackoffFactor;
             GiveUp($"applying a frame failed, trying again every {backoff.TotalSeconds:0.#}s: {e.Message}", immediately: false, backoff);
-            return;
+            return false;
         }
         catch (Exception e)
         {
             GiveUp($"applying a frame failed: {e.Message}", immediately: false);
-            return;
+            return false;
         }
-        var applied = _stream.Applied(frame, blobsToSave, costBytes);
-        _stream = applied.Next;
-        foreach (var command in applied.ToWatermark) _watermark.Tell(command);
-        foreach (var awaited in applied.Awaited) AwaitElsewhere(awaited);
-        if (frame.CopyStart is null) _peerLastSequence = Math.Max(_peerLastSequence, frame.UpToSequence);
-        else if (frame.CopyDone) _peerLastSequence = Math.Max(_peerLastSequence, frame.CopyStart.Value);
+        var first = 0;
+        for (var f = 0; f < frames.Count; f++)
+        {
+            var frame = frames[f];
+            var blobsToSave = new IReadOnlyCollection<string>[frame.Records.Count];
+            for (var i = 0; i < blobsToSave.Length; i++)
+            {
+                var save = outcomes[first + i].BlobsToSave;
+                blobsToSave[i] = save.Count == 0 ? NoBlobs : save.Select(b => b.FileId).ToArray();
+            }
+            first += blobsToSave.Length;
+            var applied = _stream.Applied(frame, blobsToSave, costs[f]);
+            _stream = applied.Next;
+            foreach (var command in applied.ToWatermark) _watermark.Tell(command);
+            foreach (var awaited in applied.Awaited) AwaitElsewhere(awaited);
+            if (frame.CopyStart is null) _peerLastSequence = Math.Max(_peerLastSequence, frame.UpToSequence);
+            else if (frame.CopyDone) _peerLastSequence = Math.Max(_peerLastSequence, frame.CopyStart.Value);
+        }
+        // Credit is cumulative: one message for the group.
         _upstream.Tell(new Credit(_stream.Epoch, _stream.HandledBytes));
         Become(_stream.Copying ? Copying : Streaming);
+        return true;
     }
 
     private void OnChunk(BlobChunk chunk)
@@ -354,6 +410,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     /// <summary>Stops taking this epoch's input at once; the new epoch begins after the back-off (or at once).</summary>
     private void GiveUp(string reason, bool immediately, TimeSpan? backoff = null)
     {
+        _queuedFrames.Clear(); // nothing of them was applied: the new subscription brings them again
         _lastProblem = reason;
         _log.Warning("re-subscribing to {0}: {1}", _peerNodeId, reason);
         Timers.StartSingleTimer(Resubscribe.Instance, Resubscribe.Instance, immediately ? TimeSpan.Zero : backoff ?? _settings.ResubscribeBackoff);

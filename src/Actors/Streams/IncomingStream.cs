@@ -102,6 +102,41 @@ public sealed record IncomingStream
             new FrameAccepted(0, frame.CopyStart, frame.Done, []));
     }
 
+    /// <summary>
+    /// Checks frames that arrived together, each against the stream as it will be once the ones before it are applied,
+    /// so the receiver can apply them all in one transaction. Stops at the first refused frame: the frames before it
+    /// are accepted and may still be applied. Where a frame leaves blobs due, the next frame is refused as a gap, as
+    /// it would be alone (their chunks come between), so a group never holds a frame after one whose chunks are due.
+    /// Nothing changes until <see cref="Applied"/> is called for each accepted frame, in order.
+    /// </summary>
+    public (IReadOnlyList<FrameAccepted> Accepted, FrameRefused? Refused) CheckGroup(IReadOnlyList<object> frames, int maxFramePayloadBytes)
+    {
+        var accepted = new List<FrameAccepted>(frames.Count);
+        var stream = this;
+        foreach (var frame in frames)
+        {
+            var check = frame switch
+            {
+                RecordFrame record => stream.Check(record, maxFramePayloadBytes),
+                CopyFrame copy => stream.Check(copy, maxFramePayloadBytes),
+                _ => throw new ArgumentException($"not a frame: {frame.GetType().Name}", nameof(frames)),
+            };
+            if (check is FrameRefused refused) return (accepted, refused);
+            var ok = (FrameAccepted)check;
+            accepted.Add(ok);
+            // Where the stream will be: which blobs this node lacks changes what is saved, never where the stream is.
+            if (accepted.Count < frames.Count) stream = stream.Applied(ok, NothingToSave(ok.Records.Count), 0).Next;
+        }
+        return (accepted, null);
+    }
+
+    private static IReadOnlyList<IReadOnlyCollection<string>> NothingToSave(int count)
+    {
+        var none = new IReadOnlyCollection<string>[count];
+        Array.Fill(none, []);
+        return none;
+    }
+
     private static FrameCheck Decode(byte[] payload, int count, long after, long upTo, int maxFramePayloadBytes, string what, FrameAccepted accepted)
     {
         if (payload.Length > maxFramePayloadBytes)

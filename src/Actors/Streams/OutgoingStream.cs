@@ -154,7 +154,7 @@ public sealed record OutgoingStream
         // thousands, so the follower commits them in one transaction and tells its watermark once.
         while (scanned < MaxEntriesPerFrame)
         {
-            var entries = source.ReadLog(upTo + 1, AuditReadBatch);
+            var entries = source.ReadLogForSending(upTo + 1, AuditReadBatch);
             if (entries.Count == 0) break;
             if (entries[0].Entry.Sequence != upTo + 1)
             {
@@ -177,8 +177,15 @@ public sealed record OutgoingStream
     /// <summary>Adds the entries' records to the frame in log order; false once the frame is full.</summary>
     private bool AddEntries(IReplicationSource source, FrameBuilder builder, IReadOnlyList<LoggedRecord> entries, ref long upTo)
     {
-        foreach (var (entry, current) in entries)
+        foreach (var (entry, current, plainBody) in entries)
         {
+            if (plainBody is not null)
+            {
+                // At the entry's version and without blobs: its stored bytes go into the frame as they are.
+                if (!FollowersOwn(entry.Version) && builder.TryAddPlain(entry.Sequence, entry.Table, entry.Id, plainBody) == FrameBuilder.Outcome.Full) return false;
+                upTo = entry.Sequence;
+                continue;
+            }
             var record = FollowersOwn(entry.Version) ? null : current;
             // Written by the follower (it has it), or replaced since (the later entry carries the newer version).
             if (record is null || record.Version != entry.Version)
@@ -250,7 +257,14 @@ public sealed record OutgoingStream
     {
         public enum Outcome { Added, Full, Replaced }
 
-        private readonly ByteWriter _payload = new(targetBytes);
+        /// <summary>
+        /// One writer per thread, kept: a frame's buffer (a large object at the default frame size, doubled once by the
+        /// record that overflows it) would otherwise be allocated for every frame. It holds at most twice the largest
+        /// frame. Safe because a frame is built and copied out (<see cref="Payload"/>) within one call, on one thread.
+        /// </summary>
+        [ThreadStatic] private static ByteWriter? t_payload;
+
+        private readonly ByteWriter _payload = (t_payload ??= new ByteWriter(targetBytes)).Clear();
         private readonly List<OutgoingBlob> _blobs = new();
 
         public int Count { get; private set; }
@@ -273,6 +287,20 @@ public sealed record OutgoingStream
             }
             Count++;
             _blobs.AddRange(opened);
+            return Outcome.Added;
+        }
+
+        /// <summary>A record without blobs whose body is encoded already: the same bytes <see cref="TryAdd"/> writes for it.</summary>
+        public Outcome TryAddPlain(long position, string table, string id, byte[] body)
+        {
+            var before = _payload.Length;
+            _payload.I64(position).String(table).String(id).Raw(body).U16(0); // no blob, none unavailable
+            if (Count > 0 && _payload.Length > targetBytes)
+            {
+                _payload.Truncate(before);
+                return Outcome.Full;
+            }
+            Count++;
             return Outcome.Added;
         }
 

@@ -22,6 +22,13 @@ public interface IReplicationSource
     IReadOnlyList<LoggedRecord> ReadLog(long fromSequence, int maxCount) =>
         ReadAudit(fromSequence, maxCount).Select(entry => new LoggedRecord(entry, Get(entry.Table, entry.Id))).ToList();
 
+    /// <summary>
+    /// As <see cref="ReadLog"/>, for a sender building frames: a record that stands at its entry's version and names no
+    /// blob may come as its encoded body (<see cref="LoggedRecord.PlainBody"/>) rather than decoded, to be copied into
+    /// the frame as it is. This default decodes every record.
+    /// </summary>
+    IReadOnlyList<LoggedRecord> ReadLogForSending(long fromSequence, int maxCount) => ReadLog(fromSequence, maxCount);
+
     /// <summary>Records in key order after <paramref name="afterKey"/> (null: from the first).</summary>
     IReadOnlyList<StoredRecord> Scan(byte[]? afterKey, int maxCount);
 
@@ -30,4 +37,7 @@ public interface IReplicationSource
 }
 
 /// <summary>An audit entry and the record it names as that record stands now: another version if it was replaced since.</summary>
-public readonly record struct LoggedRecord(AuditEntry Entry, StoredRecord? Current);
+/// <para><paramref name="PlainBody"/>, when set (only by <see cref="IReplicationSource.ReadLogForSending"/>): the record
+/// stands at the entry's version, names no blob, and these are its bytes as <see cref="RecordCodec.WriteBody"/> writes
+/// them; <paramref name="Current"/> is then null.</para>
+public readonly record struct LoggedRecord(AuditEntry Entry, StoredRecord? Current, byte[]? PlainBody = null);

@@ -64,6 +64,25 @@ public static class RecordCodec
     /// <summary>A short string as <see cref="ByteWriter.String"/> writes it: a 16-bit length, then UTF-8.</summary>
     public static long StringBytes(string value) => 2 + System.Text.Encoding.UTF8.GetByteCount(value);
 
+    /// <summary>
+    /// The body of a stored value (as <see cref="WriteBody"/> wrote it) when the record stands at
+    /// <paramref name="version"/> and names no blob; empty otherwise. A sender copies such a body into a frame as it is
+    /// instead of decoding the record and encoding it again (the most common record of a catch-up).
+    /// </summary>
+    public static ReadOnlySpan<byte> PlainBodyAt(ReadOnlySpan<byte> value, RecordVersion version)
+    {
+        var reader = new ByteReader(value, "stored record");
+        if (value.Length == 0 || reader.U8("format") != FormatVersion || reader.U64("version.hlc") != version.Hlc) return default;
+        var origin = reader.Raw(reader.U16("version.origin"), "version.origin");
+        // Node ids are at most 64 ASCII characters; anything else takes the decoding path.
+        Span<byte> expected = stackalloc byte[256];
+        if (version.Origin.Length > 64 || !System.Text.Encoding.UTF8.TryGetBytes(version.Origin, expected, out var count) || !origin.SequenceEqual(expected[..count]))
+            return default;
+        reader.Bool("deleted");
+        reader.Block("data", MaxDataBytes);
+        return reader.U16("blobs.count") == 0 && reader.AtEnd ? value[1..] : default;
+    }
+
     public static StoredRecord ReadBody(ref ByteReader reader, string table, string id)
     {
         var version = ReadVersion(ref reader);

@@ -182,10 +182,14 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
             var next = LastSequence;
             using (var tx = _lease.Environment.BeginTransaction())
             {
+                // The clock only ever takes the largest it observes: one observation for the batch (a lock and a read of
+                // the wall clock) does what one per record did.
+                ulong latest = 0;
+                foreach (var record in records) latest = Math.Max(latest, record.Version.Hlc);
+                if (records.Count > 0) Clock.Observe(latest, _maxClockOffsetMs);
                 for (var i = 0; i < records.Count; i++)
                 {
                     var record = records[i];
-                    Clock.Observe(record.Version.Hlc, _maxClockOffsetMs);
                     var key = RecordCodec.Key(record.Table, record.Id);
                     var existing = Read(tx, key);
                     if (existing is null || record.Version > existing.Version)
@@ -263,6 +267,20 @@ public sealed partial class RecordStore : IDisposable, IReplicationSource
         {
             var (found, _, stored) = tx.Get(_records, RecordCodec.Key(entry.Table, entry.Id));
             return new LoggedRecord(entry, found == MDBResultCode.Success ? RecordCodec.DecodeValue(entry.Table, entry.Id, stored.AsSpan()) : null);
+        });
+
+    /// <summary>
+    /// As <see cref="ReadLog"/>, but a record at its entry's version with no blob comes as its stored body, copied out
+    /// of the transaction without being decoded: the sender puts those bytes into its frame as they are.
+    /// </summary>
+    public IReadOnlyList<LoggedRecord> ReadLogForSending(long fromSequence, int maxCount) =>
+        ScanAudit(fromSequence, maxCount, (tx, entry) =>
+        {
+            var (found, _, stored) = tx.Get(_records, RecordCodec.Key(entry.Table, entry.Id));
+            if (found != MDBResultCode.Success) return new LoggedRecord(entry, null);
+            var value = stored.AsSpan();
+            var body = RecordCodec.PlainBodyAt(value, entry.Version);
+            return body.IsEmpty ? new LoggedRecord(entry, RecordCodec.DecodeValue(entry.Table, entry.Id, value)) : new LoggedRecord(entry, null, body.ToArray());
         });
 
     /// <summary>Up to <paramref name="maxCount"/> audit entries from <paramref name="fromSequence"/> on, each mapped in the one read transaction.</summary>

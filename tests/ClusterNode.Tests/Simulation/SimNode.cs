@@ -248,6 +248,10 @@ internal sealed class SimNode
         private readonly List<AwaitedBlob> _awaited = new();
         private bool _pollScheduled;
         private readonly Saver _saver = new();
+        private readonly List<(object Frame, long CostBytes)> _queued = new();
+
+        /// <summary>Messages take 1 to 10 ms: frames that arrive within this of the first share its transaction.</summary>
+        private const long ApplyDelayMs = 2;
 
         private Simulation Sim => node._sim;
 
@@ -262,6 +266,7 @@ internal sealed class SimNode
             var epoch = Math.Max(_stream.Epoch + 1, node.WallClockMs * 10_000);
             _stream = IncomingStream.Begin(epoch, 0);
             _saver.Reset(epoch);
+            _queued.Clear();
             _mode = Mode.Subscribing;
             _lastHeardMs = Sim.NowMs;
             var resume = cursor.BeginEpoch(epoch)!;
@@ -280,15 +285,16 @@ internal sealed class SimNode
             {
                 case RecordFrame frame when frame.Epoch == _stream.Epoch:
                     Heard(frame.CostBytes);
-                    OnFrame(_stream.Check(frame, Sim.Settings.Limits.MaxFramePayloadBytes), frame.CostBytes);
+                    Queue(frame, frame.CostBytes);
                     break;
                 case CopyFrame frame when frame.Epoch == _stream.Epoch:
                     Heard(frame.CostBytes);
-                    OnFrame(_stream.Check(frame, Sim.Settings.Limits.MaxFramePayloadBytes), frame.CostBytes);
+                    Queue(frame, frame.CostBytes);
                     break;
                 case BlobChunk chunk when chunk.Epoch == _stream.Epoch:
                     Heard(chunk.CostBytes);
-                    OnChunk(chunk);
+                    // A chunk follows its frame: the frames before it are applied first.
+                    if (ApplyQueued()) OnChunk(chunk);
                     break;
             }
         }
@@ -299,23 +305,50 @@ internal sealed class SimNode
             _stream = _stream.Heard(costBytes);
         }
 
-        private void OnFrame(FrameCheck check, long costBytes)
+        /// <summary>
+        /// As the receiver's mailbox: frames wait until the apply comes round (<see cref="ApplyDelayMs"/> here, so frames that
+        /// arrive meanwhile share its transaction, as they do under load), then go in one transaction.
+        /// </summary>
+        private void Queue(object frame, long costBytes)
         {
-            switch (check)
+            _queued.Add((frame, costBytes));
+            if (_queued.Count > 1) return;
+            var epoch = _stream.Epoch;
+            // A fixed delay, not a random one: the seeds' draws stay what they were.
+            node.After(ApplyDelayMs, () =>
             {
-                case FrameRefused refused:
-                    GiveUp(refused.Reason, immediately: refused.LostInTransit);
-                    return;
-                case FrameAccepted frame:
-                    var blobsToSave = node.Store.ApplyReplicated(frame.Records.Select(r => r.Record).ToArray());
-                    var applied = _stream.Applied(frame, blobsToSave, costBytes);
+                if (Current && _mode == Mode.Receiving && _stream.Epoch == epoch) ApplyQueued();
+            });
+        }
+
+        /// <summary>The queued frames that continue the stream, in one transaction; false when the stream was given up.</summary>
+        private bool ApplyQueued()
+        {
+            if (_queued.Count == 0) return true;
+            var frames = _queued.Select(q => q.Frame).ToArray();
+            var costs = _queued.Select(q => q.CostBytes).ToArray();
+            _queued.Clear();
+            var (accepted, refused) = _stream.CheckGroup(frames, Sim.Settings.Limits.MaxFramePayloadBytes);
+            if (accepted.Count > 0)
+            {
+                if (accepted.Count > 1) Sim.Count("frames applied in one transaction with others");
+                var blobsToSave = node.Store.ApplyReplicated(accepted.SelectMany(f => f.Records.Select(r => r.Record)).ToArray());
+                var first = 0;
+                for (var f = 0; f < accepted.Count; f++)
+                {
+                    var frame = accepted[f];
+                    var applied = _stream.Applied(frame, blobsToSave.Skip(first).Take(frame.Records.Count).ToArray(), costs[f]);
+                    first += frame.Records.Count;
                     _stream = applied.Next;
                     foreach (var command in applied.ToWatermark) ToWatermark(command);
                     foreach (var awaited in applied.Awaited) AwaitElsewhere(awaited);
-                    node.Send(peer, new Credit(_stream.Epoch, _stream.HandledBytes));
-                    if (frame.Records.Count > 0) node.AuditAppended();
-                    return;
+                }
+                node.Send(peer, new Credit(_stream.Epoch, _stream.HandledBytes));
+                if (first > 0) node.AuditAppended();
             }
+            if (refused is null) return true;
+            GiveUp(refused.Reason, immediately: refused.LostInTransit);
+            return false;
         }
 
         private void OnChunk(BlobChunk chunk)
@@ -354,6 +387,7 @@ internal sealed class SimNode
         private void GiveUp(string reason, bool immediately)
         {
             if (_mode == Mode.BackingOff) return;
+            _queued.Clear(); // nothing of them was applied: the next subscription brings them again
             Sim.Trace($"{node.Id} gives up its stream from {peer}: {reason}");
             Sim.Count(immediately ? "stream restarted at once (gap or silence)" : "stream restarted after a back-off (failure or bad input)");
             _mode = Mode.BackingOff;

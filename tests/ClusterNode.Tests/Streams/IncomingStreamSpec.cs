@@ -1,6 +1,7 @@
 using ClusterNode.Actors.Replication;
 using ClusterNode.Actors.Streams;
 using ClusterNode.Actors.Watermarks;
+using ClusterNode.Persistence.Binary;
 using Xunit;
 using static ClusterNode.Tests.Streams.StreamScenarioData;
 
@@ -51,6 +52,107 @@ public sealed class IncomingStreamSpec
         cursor.BeginEpoch(3);
         Assert.True(cursor.Handle(committed));
         Assert.Equal((2_100L, 2_100L), (cursor.Committed, cursor.Durable));
+    }
+
+    [Fact]
+    public void Frames_that_arrived_together_are_accepted_as_one_group_when_each_continues_the_one_before()
+    {
+        var stream = IncomingStream.Begin(epoch: 2, committed: 10);
+        object[] frames = [Frame(2, 10, 12, (11, Record("a")), (12, Record("b"))), Frame(2, 12, 14, (14, Record("c"))), Frame(2, 14, 14)];
+
+        var (accepted, refused) = stream.CheckGroup(frames, MaxPayload);
+
+        Assert.Null(refused);
+        Assert.Equal([12L, 14L, 14L], accepted.Select(f => f.UpToSequence));
+        // Applied in order after the one commit, the watermark learns each frame's range, nothing beyond the last.
+        var cursor = new PeerCursor(10);
+        cursor.BeginEpoch(2);
+        foreach (var frame in accepted)
+        {
+            var applied = stream.Applied(frame, frame.Records.Select(_ => (IReadOnlyCollection<string>)[]).ToArray(), costBytes: 1);
+            stream = applied.Next;
+            foreach (var command in applied.ToWatermark) cursor.Handle(command);
+        }
+        Assert.Equal((14L, 14L, 3L), (cursor.Committed, cursor.Durable, stream.HandledBytes));
+    }
+
+    [Fact]
+    public void A_group_stops_at_a_frame_that_does_not_continue_and_the_frames_before_it_stay_accepted()
+    {
+        var stream = IncomingStream.Begin(epoch: 2, committed: 10);
+        object[] frames = [Frame(2, 10, 12, (12, Record("a"))), Frame(2, 13, 15, (15, Record("lost-one-before"))), Frame(2, 15, 16, (16, Record("c")))];
+
+        var (accepted, refused) = stream.CheckGroup(frames, MaxPayload);
+
+        Assert.Equal(12, Assert.Single(accepted).UpToSequence);
+        Assert.True(refused!.LostInTransit);
+        Assert.Contains("frame after 13 does not continue where this follower is (12)", refused.Reason);
+    }
+
+    [Fact]
+    public void A_frame_after_one_whose_chunks_are_due_never_shares_its_transaction()
+    {
+        var blob = Blob("aa00000000000000000000000000000b", 100);
+        var stream = IncomingStream.Begin(epoch: 2, committed: 10);
+        // The chunks of blob at 11 were lost: the next frame arrived right behind its own.
+        object[] frames = [Frame(2, 10, 11, (11, Record("a", blobs: blob))), Frame(2, 11, 12, (12, Record("b")))];
+
+        var (accepted, refused) = stream.CheckGroup(frames, MaxPayload);
+
+        Assert.Equal(11, Assert.Single(accepted).UpToSequence);
+        Assert.True(refused!.LostInTransit);
+        var cursor = new PeerCursor(10);
+        cursor.BeginEpoch(2);
+        foreach (var command in stream.Applied(accepted[0], [[blob.FileId]], costBytes: 1).ToWatermark) cursor.Handle(command);
+        Assert.Equal((11L, 10L), (cursor.Committed, cursor.Durable));
+    }
+
+    [Fact]
+    public void Under_a_grouped_commit_the_cursor_never_passes_a_blob_of_the_first_frame_until_it_is_durable()
+    {
+        var blob = Blob("aa00000000000000000000000000000c", 100);
+        var stream = IncomingStream.Begin(epoch: 4, committed: 20);
+        // The sender lacked the blob too (no chunks follow), so the frames behind it arrive at once and share one commit.
+        var first = new ByteWriter(256);
+        RecordFrameCodec.Append(first, 21, Record("a", blobs: blob), [blob.FileId]);
+        RecordFrameCodec.Append(first, 22, Record("b"));
+        object[] frames = [new RecordFrame(4, 20, 22, 2, first.ToArray()), Frame(4, 22, 25, (24, Record("c"))), Frame(4, 25, 30, (30, Record("d")))];
+
+        var (accepted, refused) = stream.CheckGroup(frames, MaxPayload);
+        Assert.Null(refused);
+        Assert.Equal(3, accepted.Count);
+
+        var awaited = new List<AwaitedBlob>();
+        var commands = new List<Watermark.ICommand>();
+        IReadOnlyCollection<string>[][] lacking = [[[blob.FileId], []], [[]], [[]]];
+        for (var f = 0; f < accepted.Count; f++)
+        {
+            var applied = stream.Applied(accepted[f], lacking[f], costBytes: 1);
+            stream = applied.Next;
+            awaited.AddRange(applied.Awaited);
+            commands.AddRange(applied.ToWatermark);
+        }
+        Assert.Equal(21, Assert.Single(awaited).Position);
+
+        // Committed to the group's end; durable stays below the record whose blob is awaited, however far the log goes,
+        // and moves to the group's end once the blob is durable.
+        var cursor = AfterGroup();
+        Assert.Equal((30L, 20L), (cursor.Committed, cursor.Durable));
+        cursor.Handle(new Watermark.BlobDurable(4, 21, blob.FileId));
+        Assert.Equal(30, cursor.Durable);
+
+        // A save of it that fails holds the cursor there: the next subscription resumes from before the blob's record.
+        var failed = AfterGroup();
+        failed.Handle(new Watermark.BlobFailed(4, 21, blob.FileId, "disk full"));
+        Assert.Equal(new Watermark.ResumeFrom(5, 20), failed.BeginEpoch(5));
+
+        PeerCursor AfterGroup()
+        {
+            var c = new PeerCursor(20);
+            c.BeginEpoch(4);
+            foreach (var command in commands) c.Handle(command);
+            return c;
+        }
     }
 
     [Fact]

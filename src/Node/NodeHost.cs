@@ -126,7 +126,7 @@ public sealed class NodeHost : IAsyncDisposable
         try
         {
             runtime.System.ActorOf(ClusterMembership.Props(runtime.Hub), ClusterMembership.Name);
-            runtime.System.ActorOf(ClusterRepair.Props(rejoin, runtime.Hub, RepairInterval(config), joinPatience), ClusterRepair.Name);
+            runtime.System.ActorOf(ClusterRepair.Props(rejoin, runtime.Hub, RepairInterval(config), joinPatience, joinTarget), ClusterRepair.Name);
             var cluster = Cluster.Get(runtime.System);
             if (cluster.Settings.SeedNodes.Count == 0) cluster.Join(cluster.SelfAddress);
             StartUpTrace.Step("joining");

@@ -34,6 +34,7 @@ internal sealed class ClusterRepairActor : ReceiveActor, IWithTimers
     private readonly IActorRef _hub;
     private readonly TimeSpan _interval;
     private readonly TimeSpan _joinPatience;
+    private readonly Address? _joinTarget;
     private readonly HashSet<Address> _known = new();
     // Addresses this node has reason to trust: its seeds and the members it has seen. A prober anywhere else is told
     // which cluster this is, but never replicated from (and so never allowed to subscribe): a cluster CA's certificate
@@ -44,8 +45,9 @@ internal sealed class ClusterRepairActor : ReceiveActor, IWithTimers
     private readonly Stopwatch _sinceStart = Stopwatch.StartNew();
     private bool _rejoining;
 
-    public ClusterRepairActor(Action<Address, string> rejoin, IActorRef hub, TimeSpan interval, TimeSpan joinPatience)
+    public ClusterRepairActor(Action<Address, string> rejoin, IActorRef hub, TimeSpan interval, TimeSpan joinPatience, Address? joinTarget)
     {
+        _joinTarget = joinTarget;
         _rejoin = rejoin;
         _hub = hub;
         _interval = interval;
@@ -169,9 +171,11 @@ internal sealed class ClusterRepairActor : ReceiveActor, IWithTimers
             return;
         }
         // This node is not admitted yet and a seed (or former member) says its cluster is Up: ask it to admit this node
-        // now. Akka retries a join only every retry-unsuccessful-join-after, and a restarted member's first Join only
-        // gets its old incarnation downed; the seed probes again when it has removed that one (see MemberRemoved).
-        if (probe.Up && member is null && !_rejoining && !Admitted && _seedsAndMembers.Contains(from))
+        // now, as Akka's own join does with the first seed that answers. Akka retries a join only every
+        // retry-unsuccessful-join-after, and a restarted member's first Join only gets its old incarnation downed; the
+        // seed probes again when it has removed that one (see MemberRemoved). An ActorSystem started to join a given
+        // member's cluster asks only that one, never a seed of the smaller cluster it left.
+        if (probe.Up && member is null && !_rejoining && !Admitted && _seedsAndMembers.Contains(from) && (_joinTarget is null || _joinTarget == from))
         {
             _log.Info("{0} is Up in a cluster of {1} and this node is not admitted yet: asking it to admit this node", from, probe.Members);
             _cluster.Join(from);

@@ -15,7 +15,10 @@ namespace ClusterNode.Node.Membership;
 /// <item>a node in another cluster, or in none: if this node's cluster is the smaller one (fewer Up members, then the
 /// higher lowest address) for a while, this node joins the other cluster on a new ActorSystem;</item>
 /// <item>this node itself, welcomed by no seed for the join patience: it asks again on a new ActorSystem (a new
-/// connection), since Akka.Remote can keep losing a seed's answers on the old one.</item>
+/// connection), since Akka.Remote can keep losing a seed's answers on the old one;</item>
+/// <item>a restarted member (probing at once at start-up): its peers answer at once, replicate with it while it is being
+/// admitted, and probe it again the moment they remove its old incarnation, whereupon it asks to be admitted
+/// (<see cref="Cluster.Join"/>) rather than waiting for Akka's next join retry.</item>
 /// </list>
 /// Every side decides for itself from the same rule, so the pieces end up in one cluster without coordination.
 /// </summary>

@@ -226,6 +226,8 @@ public static class StartUp
         ("joining-itself", "is JOINING itself"),
         ("welcomed", "Welcome from"),
         ("leader-moves-up", "to [Up]"),
+        ("asks-seed-to-admit", "asking it to admit this node"),
+        ("subscribed", "subscribed to"),
     ];
 
     public static int FreePort()
@@ -337,11 +339,14 @@ public static class StartUpPart
                 }
                 var lastOfA = (await a.Status()).GetProperty("lastSequence").GetInt64();
                 var clock = b.Start();
-                var health = await b.UntilHealthy(clock, Limit);
-                var caughtUp = await b.UntilPersisted(clock, aId, lastOfA, Limit);
-                if (r >= 0) restarts.Add(new StartUp.Launch(health, caughtUp, b.Steps()));
+                // Both polled from the launch on: B catches up while it is still being admitted, before /health is 200.
+                var healthy = b.UntilHealthy(clock, Limit);
+                var persisted = b.UntilPersisted(clock, aId, lastOfA, Limit);
+                var (health, caughtUp) = (await healthy, await persisted);
+                if (r >= 0) restarts.Add(new StartUp.Launch(health, caughtUp, [.. b.Steps(), ("health-200", health), ("caught-up", caughtUp)]));
                 b.Trace($"B restart {r + 1}");
             }
+            a.Trace("A"); // A's side of the restarts: the new incarnation's joins, the old one downed and removed
             AddRow("9c", $"B (follower of A's {Records} x 50 KiB) SIGKILLed, {WritesWhileDown} writes to A, B restarted: launch to /health 200",
                 restarts.Select(x => x.ToHealth).ToList(), helloMedian);
             AddRow("9c", "  ... and to B's persisted cursor for A = A's last sequence (caught up)",

@@ -44,8 +44,8 @@ public sealed class NodeHost : IAsyncDisposable
         # A member's state changes (Joining -> Up, a downed incarnation removed) are made by the leader on this tick and
         # reach the others by gossip: at Akka's 1 s each, a restarted member waited up to two more seconds to be Up.
         # Neither touches failure detection (heartbeats), so a loaded machine marks no one unreachable for them.
-        akka.cluster.leader-actions-interval = 200ms
-        akka.cluster.gossip-interval = 300ms
+        akka.cluster.leader-actions-interval = 100ms
+        akka.cluster.gossip-interval = 200ms
         """);
 
     /// <summary>
@@ -126,7 +126,7 @@ public sealed class NodeHost : IAsyncDisposable
         try
         {
             runtime.System.ActorOf(ClusterMembership.Props(runtime.Hub), ClusterMembership.Name);
-            runtime.System.ActorOf(ClusterRepair.Props(rejoin, runtime.Hub, RepairInterval(config), joinPatience), ClusterRepair.Name);
+            runtime.System.ActorOf(ClusterRepair.Props(rejoin, runtime.Hub, RepairInterval(config), joinPatience, joinTarget), ClusterRepair.Name);
             var cluster = Cluster.Get(runtime.System);
             if (cluster.Settings.SeedNodes.Count == 0) cluster.Join(cluster.SelfAddress);
             StartUpTrace.Step("joining");

@@ -7,7 +7,7 @@ namespace ClusterNode.Node;
 /// </summary>
 internal static class StartUpTrace
 {
-    private static readonly bool Enabled = Environment.GetEnvironmentVariable("CLUSTER_NODE_STARTUP_TRACE") == "1";
+    public static readonly bool Enabled = Environment.GetEnvironmentVariable("CLUSTER_NODE_STARTUP_TRACE") == "1";
 
     public static void Step(string step)
     {

@@ -86,6 +86,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     private long _recordsReceived;
     private long _resubscriptions;
     private string? _lastProblem;
+    private int _refusedInARow;
 
     public ReceiverActor(string peerNodeId, Address peerAddress, RecordStore store, ReplicationSettings settings, string? journalPluginId, string? snapshotPluginId)
     {
@@ -175,6 +176,10 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
 
     private void StreamInput()
     {
+        Receive<SubscribeRefused>(refused =>
+        {
+            if (refused.Epoch == _stream.Epoch && _upstream.IsNobody()) OnRefused(refused.Reason);
+        });
         Receive<RecordFrame>(frame =>
         {
             if (frame.Epoch != _stream.Epoch) return;
@@ -381,6 +386,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     private void TrackUpstream()
     {
         if (Sender.Equals(_upstream)) return;
+        _refusedInARow = 0; // the peer serves this node
         if (!_upstream.IsNobody()) Context.Unwatch(_upstream);
         _upstream = Sender;
         Context.Watch(_upstream);
@@ -414,6 +420,22 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         _lastProblem = reason;
         _log.Warning("re-subscribing to {0}: {1}", _peerNodeId, reason);
         Timers.StartSingleTimer(Resubscribe.Instance, Resubscribe.Instance, immediately ? TimeSpan.Zero : backoff ?? _settings.ResubscribeBackoff);
+        Become(BackingOff);
+    }
+
+    /// <summary>
+    /// The peer does not serve this node yet (it has not learnt that this node is a member: a restarted node is
+    /// admitted a moment after it first asks). Ask again soon, a little later each time, with jitter, up to a third of
+    /// the idle timeout, so a node that stays refused costs the peer a log line now and then, not a stream of them.
+    /// </summary>
+    private void OnRefused(string reason)
+    {
+        if (++_refusedInARow == 1) _log.Warning("{0} refused this node's subscription ({1}); asking again until it serves this node", _peerNodeId, reason);
+        _lastProblem = $"the peer refused the subscription: {reason}";
+        var first = _settings.ResubscribeBackoff / 10;
+        var longest = Max(_settings.ResubscribeBackoff, _settings.IdleTimeout / 3);
+        var backoff = first * Math.Pow(2, Math.Min(_refusedInARow - 1, 16));
+        Timers.StartSingleTimer(Resubscribe.Instance, Resubscribe.Instance, (backoff < longest ? backoff : longest) * (0.75 + Random.Shared.NextDouble() / 2));
         Become(BackingOff);
     }
 

@@ -158,13 +158,17 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
         var from = Sender.Path.Address;
         if (subscribe.Receiver.Path.Address != from || !IsKnownPeer(from))
         {
-            _log.Warning("refused subscription from {0} for follower {1} with receiver {2}: {3}", from, subscribe.FollowerNodeId, subscribe.Receiver.Path,
-                subscribe.Receiver.Path.Address != from ? "its receiver is not at the sender's address" : "the sender is not a member this node replicates with");
+            var reason = subscribe.Receiver.Path.Address != from ? "its receiver is not at the sender's address" : "the sender is not a member this node replicates with";
+            _log.Warning("refused subscription from {0} for follower {1} with receiver {2}: {3}", from, subscribe.FollowerNodeId, subscribe.Receiver.Path, reason);
+            // The answer goes to the sender (the transport's, never the receiver the request names) and holds only the
+            // refusal: a restarted member this node has not learnt of yet asks again soon instead of waiting for silence.
+            Sender.Tell(new SubscribeRefused(subscribe.Epoch, reason));
             return;
         }
         if (!RecordStore.IsValidNodeId(subscribe.FollowerNodeId) || subscribe.FollowerNodeId == _store.NodeId || subscribe.FromSequence < 1 || subscribe.WindowBytes <= 0)
         {
             _log.Error("refused subscription {0}: follower id, start sequence or window is invalid", subscribe);
+            Sender.Tell(new SubscribeRefused(subscribe.Epoch, "follower id, start sequence or window is invalid"));
             return;
         }
         // The newest subscription of a follower replaces its previous one.

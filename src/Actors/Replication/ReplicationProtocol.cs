@@ -27,6 +27,13 @@ public sealed record Subscribe(
 }
 
 /// <summary>
+/// Peer's hub → the sender of a <see cref="Subscribe"/> it will not serve (not a member it replicates with yet, or an
+/// invalid request), so that a follower the peer has not learnt of yet (a restarted node just being admitted) asks
+/// again soon instead of waiting for its stream's silence to be noticed. It says nothing but that and why.
+/// </summary>
+public sealed record SubscribeRefused(long Epoch, string Reason) : IReplicationWireMessage;
+
+/// <summary>
 /// Sender → receiver: <paramref name="RecordCount"/> records encoded by <see cref="RecordFrameCodec"/>, and the
 /// news that the sender's log holds nothing else for this follower up to <paramref name="UpToSequence"/>.
 /// A frame with no records is a heartbeat or a skip over writes the follower does not receive.

@@ -30,6 +30,7 @@ public sealed class ReplicationSerializer(ExtendedActorSystem system) : Serializ
     private const string PeerIncarnationManifest = "PI";
     private const string BlobPieceManifest = "BP";
     private const string BlobNotHeldManifest = "BN";
+    private const string SubscribeRefusedManifest = "SR";
 
     /// <summary>Bound on any byte block read from the wire, far above anything valid, far below what could hurt.</summary>
     private const int MaxBlockBytes = 256 << 20;
@@ -65,6 +66,7 @@ public sealed class ReplicationSerializer(ExtendedActorSystem system) : Serializ
         CursorStore.PeerIncarnationSeen => PeerIncarnationManifest,
         BlobPiece => BlobPieceManifest,
         BlobNotHeld => BlobNotHeldManifest,
+        SubscribeRefused => SubscribeRefusedManifest,
         _ => throw new ArgumentException($"{GetType().Name} cannot serialize {o.GetType()}"),
     };
 
@@ -106,6 +108,8 @@ public sealed class ReplicationSerializer(ExtendedActorSystem system) : Serializ
                 return new ByteWriter(p.Bytes.Length + 64).I64(p.RequestId).String(p.FileId).I64(p.Offset).Block(p.Bytes).Bool(p.Last).ToArray();
             case BlobNotHeld n:
                 return new ByteWriter(128).I64(n.RequestId).String(n.FileId).String(n.Reason).ToArray();
+            case SubscribeRefused r:
+                return new ByteWriter(64).I64(r.Epoch).String(r.Reason).ToArray();
             default:
                 throw new ArgumentException($"{GetType().Name} cannot serialize {obj.GetType()}");
         }
@@ -155,6 +159,7 @@ public sealed class ReplicationSerializer(ExtendedActorSystem system) : Serializ
                 reader.Block("sha256", 64).ToArray(), reader.I64("offset")),
             BlobPieceManifest => new BlobPiece(reader.I64("requestId"), reader.String("fileId"), reader.I64("offset"), reader.Block("bytes", MaxBlockBytes).ToArray(), reader.Bool("last")),
             BlobNotHeldManifest => new BlobNotHeld(reader.I64("requestId"), reader.String("fileId"), reader.String("reason")),
+            SubscribeRefusedManifest => new SubscribeRefused(reader.I64("epoch"), reader.String("reason")),
             _ => throw new FormatException($"unknown replication message manifest '{manifest}'"),
         };
         reader.ExpectEnd();

@@ -48,6 +48,7 @@ public sealed class HttpServer : IAsyncDisposable
         var app = builder.Build();
         try
         {
+            if (StartUpTrace.Enabled) TraceFirstRequest(app);
             app.Use(new ApiAuthentication(settings.Tokens).InvokeAsync);
             HttpApi.Map(app, await node, settings);
             await app.StartAsync();
@@ -59,6 +60,19 @@ public sealed class HttpServer : IAsyncDisposable
         }
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new HttpServer(app, new Uri(bound));
+    }
+
+    /// <summary>The bench's view of the first request: when it passed routing (built then) and when it was answered.</summary>
+    private static void TraceFirstRequest(WebApplication app)
+    {
+        var traced = 0;
+        app.Use(async (context, next) =>
+        {
+            var first = Interlocked.Exchange(ref traced, 1) == 0;
+            if (first) StartUpTrace.Step("first-request");
+            await next(context);
+            if (first) StartUpTrace.Step("first-response");
+        });
     }
 
     public async ValueTask DisposeAsync()

@@ -16,8 +16,10 @@ public static class ClusterRepair
     /// <param name="rejoin">Replaces this node's ActorSystem with a new one that joins the given member's cluster.</param>
     /// <param name="hub">The replication hub, told to replicate from every node that answers.</param>
     /// <param name="joinPatience">How long this ActorSystem may stay outside every cluster before it is replaced.</param>
-    public static Props Props(Action<Address, string> rejoin, IActorRef hub, TimeSpan interval, TimeSpan joinPatience) =>
-        Akka.Actor.Props.Create(() => new ClusterRepairActor(rejoin, hub, interval, joinPatience));
+    /// <param name="joinTarget">The member whose cluster this ActorSystem was started to join (a split repaired), if any:
+    /// then it is the only one this node asks to admit it.</param>
+    public static Props Props(Action<Address, string> rejoin, IActorRef hub, TimeSpan interval, TimeSpan joinPatience, Address? joinTarget = null) =>
+        Akka.Actor.Props.Create(() => new ClusterRepairActor(rejoin, hub, interval, joinPatience, joinTarget));
 
     /// <summary>
     /// One node's view, sent to a node it knows of: who it is (address and incarnation), whether it is an Up member,

@@ -15,7 +15,10 @@ namespace ClusterNode.Node.Membership;
 /// <item>a node in another cluster, or in none: if this node's cluster is the smaller one (fewer Up members, then the
 /// higher lowest address) for a while, this node joins the other cluster on a new ActorSystem;</item>
 /// <item>this node itself, welcomed by no seed for the join patience: it asks again on a new ActorSystem (a new
-/// connection), since Akka.Remote can keep losing a seed's answers on the old one.</item>
+/// connection), since Akka.Remote can keep losing a seed's answers on the old one;</item>
+/// <item>a restarted member (probing at once at start-up): its peers answer at once, replicate with it while it is being
+/// admitted, and probe it again the moment they remove its old incarnation, whereupon it asks to be admitted
+/// (<see cref="Cluster.Join"/>) rather than waiting for Akka's next join retry.</item>
 /// </list>
 /// Every side decides for itself from the same rule, so the pieces end up in one cluster without coordination.
 /// </summary>
@@ -34,6 +37,7 @@ internal sealed class ClusterRepairActor : ReceiveActor, IWithTimers
     private readonly IActorRef _hub;
     private readonly TimeSpan _interval;
     private readonly TimeSpan _joinPatience;
+    private readonly Address? _joinTarget;
     private readonly HashSet<Address> _known = new();
     // Addresses this node has reason to trust: its seeds and the members it has seen. A prober anywhere else is told
     // which cluster this is, but never replicated from (and so never allowed to subscribe): a cluster CA's certificate
@@ -44,8 +48,9 @@ internal sealed class ClusterRepairActor : ReceiveActor, IWithTimers
     private readonly Stopwatch _sinceStart = Stopwatch.StartNew();
     private bool _rejoining;
 
-    public ClusterRepairActor(Action<Address, string> rejoin, IActorRef hub, TimeSpan interval, TimeSpan joinPatience)
+    public ClusterRepairActor(Action<Address, string> rejoin, IActorRef hub, TimeSpan interval, TimeSpan joinPatience, Address? joinTarget)
     {
+        _joinTarget = joinTarget;
         _rejoin = rejoin;
         _hub = hub;
         _interval = interval;
@@ -59,6 +64,9 @@ internal sealed class ClusterRepairActor : ReceiveActor, IWithTimers
         {
             Know(e.Member.Address);
             _seedsAndMembers.Add(e.Member.Address);
+            // A member removed here is often one whose new incarnation is knocking (Akka downs the old one at the new
+            // one's first Join and admits it only at a later one): tell its address now that it may join.
+            if (e is ClusterEvent.MemberRemoved && e.Member.Address != _cluster.SelfAddress) ProbeOne(e.Member.Address);
         });
         Receive<ClusterProbe>(OnProbe);
     }
@@ -77,6 +85,9 @@ internal sealed class ClusterRepairActor : ReceiveActor, IWithTimers
         }
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent));
         Timers.StartPeriodicTimer(Tick.Instance, Tick.Instance, _interval);
+        // At once, not an interval from now: a restarted member's peers learn of its new incarnation and answer with
+        // their cluster while it is still joining, so replication and its admission start in the first second.
+        Probe();
     }
 
     protected override void PostStop() => _cluster.Unsubscribe(Self);
@@ -101,12 +112,21 @@ internal sealed class ClusterRepairActor : ReceiveActor, IWithTimers
         return new View(true, members.Count, members.Min(StringComparer.Ordinal)!);
     }
 
-    private void Probe()
+    private ClusterProbe MyProbe()
     {
         var mine = Mine();
-        var probe = new ClusterProbe(_cluster.SelfAddress.ToString(), _cluster.SelfUniqueAddress.Uid, mine.Up, mine.Members, mine.LowestMember);
+        return new ClusterProbe(_cluster.SelfAddress.ToString(), _cluster.SelfUniqueAddress.Uid, mine.Up, mine.Members, mine.LowestMember);
+    }
+
+    private void Probe()
+    {
+        var probe = MyProbe();
         foreach (var address in _known) Context.ActorSelection(new RootActorPath(address) / "user" / Name).Tell(probe);
     }
+
+    private void ProbeOne(Address address) => Context.ActorSelection(new RootActorPath(address) / "user" / Name).Tell(MyProbe());
+
+    private bool Admitted => _cluster.State.Members.Any(m => m.UniqueAddress.Equals(_cluster.SelfUniqueAddress));
 
     /// <summary>
     /// Until a seed welcomes it, a node is in no cluster's gossip, not even as Joining. Seen after a SIGKILL and a quick
@@ -117,7 +137,7 @@ internal sealed class ClusterRepairActor : ReceiveActor, IWithTimers
     private void RestartIfNeverAdmitted()
     {
         if (_rejoining || _sinceStart.Elapsed < _joinPatience) return;
-        if (_cluster.State.Members.Any(m => m.UniqueAddress.Equals(_cluster.SelfUniqueAddress))) return;
+        if (Admitted) return;
         var seed = _cluster.Settings.SeedNodes.FirstOrDefault(s => s != _cluster.SelfAddress);
         if (seed is null) return; // this node is its only seed: it forms its own cluster
         _rejoining = true;
@@ -138,6 +158,10 @@ internal sealed class ClusterRepairActor : ReceiveActor, IWithTimers
         // hold as it is now (a new incarnation the cluster cannot admit yet, while another member is away) is
         // replicated from all the same. Members are connected by the membership watcher already.
         if ((member is null || member.UniqueAddress.Uid != probe.Uid) && _seedsAndMembers.Contains(from)) _hub.Tell(new ReplicationHub.ConnectPeer(from));
+        // A node in no cluster yet (joining, or a restarted member whose old incarnation this cluster still holds) hears
+        // of this one now rather than at this node's next tick. Only an Up node answers, and only a node that is not Up,
+        // so two nodes never answer each other back and forth.
+        if ((member is null || member.UniqueAddress.Uid != probe.Uid) && !probe.Up && Mine().Up) Sender.Tell(MyProbe());
         if (member is not null && member.Status is not (MemberStatus.Down or MemberStatus.Removed) && member.UniqueAddress.Uid != probe.Uid)
         {
             DownDeadIncarnation(member, probe.Uid);
@@ -148,6 +172,16 @@ internal sealed class ClusterRepairActor : ReceiveActor, IWithTimers
         {
             _losingTo.Remove(from); // one cluster, as far as this node sees
             return;
+        }
+        // This node is not admitted yet and a seed (or former member) says its cluster is Up: ask it to admit this node
+        // now, as Akka's own join does with the first seed that answers. Akka retries a join only every
+        // retry-unsuccessful-join-after, and a restarted member's first Join only gets its old incarnation downed; the
+        // seed probes again when it has removed that one (see MemberRemoved). An ActorSystem started to join a given
+        // member's cluster asks only that one, never a seed of the smaller cluster it left.
+        if (probe.Up && member is null && !_rejoining && !Admitted && _seedsAndMembers.Contains(from) && (_joinTarget is null || _joinTarget == from))
+        {
+            _log.Info("{0} is Up in a cluster of {1} and this node is not admitted yet: asking it to admit this node", from, probe.Members);
+            _cluster.Join(from);
         }
 
         var mine = Mine();

@@ -41,6 +41,7 @@ public sealed class ReplicationSerializerFuzzSpec : Akka.TestKit.Xunit2.TestKit
         new FetchBlob(9, "people", "bob", "0123456789abcdef0123456789abcdef", 300_000, new byte[32], 65536),
         new BlobPiece(9, "0123456789abcdef0123456789abcdef", 0, [1, 2, 3], true),
         new BlobNotHeld(9, "0123456789abcdef0123456789abcdef", "missing"),
+        new SubscribeRefused(3, "the sender is not a member this node replicates with"),
     ];
 
     [Fact]

@@ -40,7 +40,7 @@ public sealed class HubIdempotenceSpec : Akka.TestKit.Xunit2.TestKit, IAsyncLife
         b.Hub.Tell(new ReplicationHub.ConnectPeer(a.Address));
 
         // A subscription in B's name repeated twice with one epoch, from a probe that is no member: A refuses it, so B's
-        // own stream from A is not replaced and the probe never gets a frame.
+        // own stream from A is not replaced and the probe never gets a frame, only the refusals.
         var stray = CreateTestProbe();
         var repeated = new Subscribe(b.Store.NodeId, 1, 1, 1 << 20, stray.Ref);
         a.Hub.Tell(repeated, stray.Ref);
@@ -55,6 +55,8 @@ public sealed class HubIdempotenceSpec : Akka.TestKit.Xunit2.TestKit, IAsyncLife
         }, TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(200));
         for (var i = 0; i < 20; i++) Assert.Equal(TestData.Blob(i, 20_000), b.ReadBlob(Table, TestData.Id(i), Field));
         Assert.Single((await a.StatusAsync()).Followers);
+        await stray.ExpectMsgAsync<SubscribeRefused>(TimeSpan.FromSeconds(10));
+        await stray.ExpectMsgAsync<SubscribeRefused>(TimeSpan.FromSeconds(10));
         await stray.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(500));
     }
 

@@ -30,6 +30,7 @@ public sealed class ReplicationSerializerSpec : Akka.TestKit.Xunit2.TestKit
         new NodeIdentity("node-a", 1_764_000_000_000, 1_764_000_000_123, 4567, new RecordLimits(512 * 1024, 64, 1L << 30, 1_044_480)),
         new CursorStore.CursorAdvanced(1234),
         new CursorStore.CursorSnapshot(5678),
+        new SubscribeRefused(42, "the sender is not a member this node replicates with"),
     };
 
     [Theory]

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using Akka.Configuration;
 using ClusterNode.Node;
 using ClusterNode.Node.Http;
 using ClusterNode.Tests.Replication;
@@ -16,11 +15,9 @@ namespace ClusterNode.Tests.Node;
 /// their records or none, concurrent single writes each keep their own outcome (group commit), and a record with its
 /// blobs in one multipart request is stored byte for byte or not at all.
 /// </summary>
-public sealed class BatchWriteSpec : IAsyncLifetime
+public sealed class BatchWriteSpec : InProcessNodeSpec
 {
-    private readonly string _root = TestData.TempDirectory("batch");
-    private readonly List<(NodeHost Host, HttpServer Http)> _running = new();
-    private readonly HttpClient _client = new() { Timeout = TimeSpan.FromSeconds(60) };
+    public BatchWriteSpec() : base("batch", TimeSpan.FromSeconds(60)) { }
 
     [Fact]
     public async Task A_json_batch_writes_every_record_with_the_versions_it_answers()
@@ -28,7 +25,7 @@ public sealed class BatchWriteSpec : IAsyncLifetime
         var node = await Start();
         var items = Enumerable.Range(0, 300).Select(i => new { id = TestData.Id(i), data = new { n = i, text = $"record {i} \u00e9" } }).ToArray();
 
-        var response = await _client.PostAsync(Url(node, "/tables/events/records"), JsonContent.Create(items));
+        var response = await Client.PostAsync(Url(node, "/tables/events/records"), JsonContent.Create(items));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var answered = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("records").EnumerateArray().ToList();
@@ -37,7 +34,7 @@ public sealed class BatchWriteSpec : IAsyncLifetime
         Assert.Equal(Enumerable.Range(0, 300).Select(i => sequences[0] + i), sequences);
         for (var i = 0; i < items.Length; i++)
         {
-            var record = await _client.GetFromJsonAsync<JsonElement>(Url(node, $"/tables/events/records/{items[i].id}"));
+            var record = await Client.GetFromJsonAsync<JsonElement>(Url(node, $"/tables/events/records/{items[i].id}"));
             Assert.Equal(answered[i].GetProperty("version").GetString(), record.GetProperty("version").GetString());
             Assert.Equal(i, record.GetProperty("data").GetProperty("n").GetInt32());
             Assert.Equal($"record {i} \u00e9", record.GetProperty("data").GetProperty("text").GetString());
@@ -49,19 +46,19 @@ public sealed class BatchWriteSpec : IAsyncLifetime
     {
         var node = await Start();
         var photo = TestData.Blob(3, 10_000);
-        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(Url(node, "/tables/t/records/b/blobs/photo"), new ByteArrayContent(photo))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(Url(node, "/tables/t/records/b/blobs/photo"), new ByteArrayContent(photo))).StatusCode);
         var body = "{\"id\":\"a\",\"data\":{\"x\":1}}\n\r\n{\"id\":\"b\",\"data\":{\"x\":2, \"nested\": {\"y\": [1,2]}}}\r\n{\"id\":\"c\",\"data\":{}}";
 
-        var response = await _client.PostAsync(Url(node, "/tables/t/records"), new StringContent(body, Encoding.UTF8, "application/x-ndjson"));
+        var response = await Client.PostAsync(Url(node, "/tables/t/records"), new StringContent(body, Encoding.UTF8, "application/x-ndjson"));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var answered = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("records").EnumerateArray().ToList();
         Assert.Equal(["a", "b", "c"], answered.Select(a => a.GetProperty("id").GetString()));
-        var b = await _client.GetFromJsonAsync<JsonElement>(Url(node, "/tables/t/records/b"));
+        var b = await Client.GetFromJsonAsync<JsonElement>(Url(node, "/tables/t/records/b"));
         Assert.Equal(answered[1].GetProperty("version").GetString(), b.GetProperty("version").GetString());
         Assert.Equal(2, b.GetProperty("data").GetProperty("nested").GetProperty("y")[1].GetInt32());
-        Assert.Equal(photo, await _client.GetByteArrayAsync(Url(node, "/tables/t/records/b/blobs/photo")));
-        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync(Url(node, "/tables/t/records/c"))).StatusCode);
+        Assert.Equal(photo, await Client.GetByteArrayAsync(Url(node, "/tables/t/records/b/blobs/photo")));
+        Assert.Equal(HttpStatusCode.OK, (await Client.GetAsync(Url(node, "/tables/t/records/c"))).StatusCode);
     }
 
     [Theory]
@@ -85,14 +82,14 @@ public sealed class BatchWriteSpec : IAsyncLifetime
                      (new StringContent(string.Join("\n", items), Encoding.UTF8, "application/x-ndjson"), "ndjson"),
                  })
         {
-            var response = await _client.PostAsync(Url(node, "/tables/t/records"), content);
+            var response = await Client.PostAsync(Url(node, "/tables/t/records"), content);
             Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
             var error = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString()!;
             Assert.StartsWith(named, error);
             Assert.Contains("nothing of the batch was written", error);
             Assert.True(before == node.Host.Store.LastSequence, kind);
             foreach (var id in new[] { "r-0", "r-1", "r-3" })
-                Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(node, $"/tables/t/records/{id}"))).StatusCode);
+                Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync(Url(node, $"/tables/t/records/{id}"))).StatusCode);
         }
     }
 
@@ -105,12 +102,12 @@ public sealed class BatchWriteSpec : IAsyncLifetime
         var before = node.Host.Store.LastSequence;
         var body = $$$"""[{"id":"ok-0","data":{}},{"id":"ok-1","data":{}},{"id":"huge","data":{"x":"{{{new string('a', 2000)}}}"}}]""";
 
-        var response = await _client.PostAsync(Url(node, "/tables/t/records"), new StringContent(body, Encoding.UTF8, "application/json"));
+        var response = await Client.PostAsync(Url(node, "/tables/t/records"), new StringContent(body, Encoding.UTF8, "application/json"));
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.StartsWith("item 2 (id huge)", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString());
         Assert.Equal(before, node.Host.Store.LastSequence);
-        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(node, "/tables/t/records/ok-0"))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync(Url(node, "/tables/t/records/ok-0"))).StatusCode);
     }
 
     [Fact]
@@ -121,10 +118,10 @@ public sealed class BatchWriteSpec : IAsyncLifetime
         var six = Enumerable.Range(0, 6).Select(i => new { id = $"r-{i}", data = new { i } }).ToArray();
         var large = new[] { new { id = "big", data = new { text = new string('a', 5000) } } };
 
-        var tooMany = await _client.PostAsync(Url(node, "/tables/t/records"), JsonContent.Create(six));
-        var tooManyLines = await _client.PostAsync(Url(node, "/tables/t/records"),
+        var tooMany = await Client.PostAsync(Url(node, "/tables/t/records"), JsonContent.Create(six));
+        var tooManyLines = await Client.PostAsync(Url(node, "/tables/t/records"),
             new StringContent(string.Join("\n", six.Select(s => JsonSerializer.Serialize(s))), Encoding.UTF8, "application/x-ndjson"));
-        var tooLarge = await _client.PostAsync(Url(node, "/tables/t/records"), JsonContent.Create(large));
+        var tooLarge = await Client.PostAsync(Url(node, "/tables/t/records"), JsonContent.Create(large));
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooMany.StatusCode);
         Assert.Contains("max-batch-records", await tooMany.Content.ReadAsStringAsync());
@@ -132,7 +129,7 @@ public sealed class BatchWriteSpec : IAsyncLifetime
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
         Assert.Contains("max-batch-bytes", await tooLarge.Content.ReadAsStringAsync());
         Assert.Equal(before, node.Host.Store.LastSequence);
-        Assert.Equal(HttpStatusCode.OK, (await _client.PostAsync(Url(node, "/tables/t/records"), JsonContent.Create(six.Take(5)))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Client.PostAsync(Url(node, "/tables/t/records"), JsonContent.Create(six.Take(5)))).StatusCode);
     }
 
     [Fact]
@@ -146,10 +143,10 @@ public sealed class BatchWriteSpec : IAsyncLifetime
         var puts = Enumerable.Range(0, writers).Select(async i =>
         {
             var data = i % 50 == 7 ? $$"""{"x":"{{new string('a', 2000)}}"}""" : $$"""{"n":{{i}}}""";
-            var response = await _client.PutAsync(Url(node, $"/tables/t/records/{TestData.Id(i)}"), new StringContent(data, Encoding.UTF8, "application/json"));
+            var response = await Client.PutAsync(Url(node, $"/tables/t/records/{TestData.Id(i)}"), new StringContent(data, Encoding.UTF8, "application/json"));
             return (Index: i, response.StatusCode, Body: await response.Content.ReadFromJsonAsync<JsonElement>());
         }).ToList();
-        var deletes = Enumerable.Range(0, 20).Select(i => _client.DeleteAsync(Url(node, $"/tables/t/records/never-{i}"))).ToList();
+        var deletes = Enumerable.Range(0, 20).Select(i => Client.DeleteAsync(Url(node, $"/tables/t/records/never-{i}"))).ToList();
         var results = await Task.WhenAll(puts);
         var deleted = await Task.WhenAll(deletes);
 
@@ -160,11 +157,11 @@ public sealed class BatchWriteSpec : IAsyncLifetime
             {
                 Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
                 Assert.Contains(TestData.Id(index), body.GetProperty("error").GetString());
-                Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(node, $"/tables/t/records/{TestData.Id(index)}"))).StatusCode);
+                Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync(Url(node, $"/tables/t/records/{TestData.Id(index)}"))).StatusCode);
                 continue;
             }
             Assert.Equal(HttpStatusCode.OK, status);
-            var record = await _client.GetFromJsonAsync<JsonElement>(Url(node, $"/tables/t/records/{TestData.Id(index)}"));
+            var record = await Client.GetFromJsonAsync<JsonElement>(Url(node, $"/tables/t/records/{TestData.Id(index)}"));
             Assert.Equal(body.GetProperty("version").GetString(), record.GetProperty("version").GetString());
             Assert.Equal(index, record.GetProperty("data").GetProperty("n").GetInt32());
         }
@@ -183,12 +180,12 @@ public sealed class BatchWriteSpec : IAsyncLifetime
         var blobs = Enumerable.Range(0, 40).Select(i => TestData.Blob(i, 20_000 + i)).ToArray();
 
         var statuses = await Task.WhenAll(blobs.Select(async (blob, i) =>
-            (await _client.PutAsync(Url(node, $"/tables/t/records/{TestData.Id(i % 10)}/blobs/f{i / 10}"), new ByteArrayContent(blob))).StatusCode));
+            (await Client.PutAsync(Url(node, $"/tables/t/records/{TestData.Id(i % 10)}/blobs/f{i / 10}"), new ByteArrayContent(blob))).StatusCode));
 
         Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
         for (var i = 0; i < blobs.Length; i++)
-            Assert.Equal(blobs[i], await _client.GetByteArrayAsync(Url(node, $"/tables/t/records/{TestData.Id(i % 10)}/blobs/f{i / 10}")));
-        var record = await _client.GetFromJsonAsync<JsonElement>(Url(node, $"/tables/t/records/{TestData.Id(3)}"));
+            Assert.Equal(blobs[i], await Client.GetByteArrayAsync(Url(node, $"/tables/t/records/{TestData.Id(i % 10)}/blobs/f{i / 10}")));
+        var record = await Client.GetFromJsonAsync<JsonElement>(Url(node, $"/tables/t/records/{TestData.Id(3)}"));
         Assert.Equal(["f0", "f1", "f2", "f3"], record.GetProperty("blobs").EnumerateObject().Select(p => p.Name));
     }
 
@@ -198,7 +195,7 @@ public sealed class BatchWriteSpec : IAsyncLifetime
         var node = await Start();
         var photo = TestData.Blob(1, 300_000);
         var thumb = TestData.Blob(2, 10);
-        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(Url(node, "/tables/t/records/r/blobs/kept"), new ByteArrayContent(thumb))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(Url(node, "/tables/t/records/r/blobs/kept"), new ByteArrayContent(thumb))).StatusCode);
         var before = node.Host.Store.LastSequence;
         using var form = new MultipartFormDataContent
         {
@@ -208,20 +205,20 @@ public sealed class BatchWriteSpec : IAsyncLifetime
             { new ByteArrayContent([]), "empty" },
         };
 
-        var response = await _client.PutAsync(Url(node, "/tables/t/records/r"), form);
+        var response = await Client.PutAsync(Url(node, "/tables/t/records/r"), form);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var answered = await response.Content.ReadFromJsonAsync<JsonElement>();
         // One write: one new version naming every blob.
         Assert.Equal(before + 1, node.Host.Store.LastSequence);
-        var record = await _client.GetFromJsonAsync<JsonElement>(Url(node, "/tables/t/records/r"));
+        var record = await Client.GetFromJsonAsync<JsonElement>(Url(node, "/tables/t/records/r"));
         Assert.Equal(answered.GetProperty("version").GetString(), record.GetProperty("version").GetString());
         Assert.Equal("Alice", record.GetProperty("data").GetProperty("name").GetString());
         Assert.Equal(["empty", "kept", "photo", "thumb"], record.GetProperty("blobs").EnumerateObject().Select(p => p.Name));
-        Assert.Equal(photo, await _client.GetByteArrayAsync(Url(node, "/tables/t/records/r/blobs/photo")));
-        Assert.Equal(thumb, await _client.GetByteArrayAsync(Url(node, "/tables/t/records/r/blobs/thumb")));
-        Assert.Equal(thumb, await _client.GetByteArrayAsync(Url(node, "/tables/t/records/r/blobs/kept")));
-        Assert.Empty(await _client.GetByteArrayAsync(Url(node, "/tables/t/records/r/blobs/empty")));
+        Assert.Equal(photo, await Client.GetByteArrayAsync(Url(node, "/tables/t/records/r/blobs/photo")));
+        Assert.Equal(thumb, await Client.GetByteArrayAsync(Url(node, "/tables/t/records/r/blobs/thumb")));
+        Assert.Equal(thumb, await Client.GetByteArrayAsync(Url(node, "/tables/t/records/r/blobs/kept")));
+        Assert.Empty(await Client.GetByteArrayAsync(Url(node, "/tables/t/records/r/blobs/empty")));
     }
 
     [Theory]
@@ -233,7 +230,7 @@ public sealed class BatchWriteSpec : IAsyncLifetime
     public async Task A_bad_multipart_request_writes_nothing_and_leaves_no_file(string badPart, string named)
     {
         var node = await Start("cluster-node.blob.max-size = 100 KiB");
-        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(Url(node, "/tables/t/records/r"), new StringContent("""{"v":1}"""))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(Url(node, "/tables/t/records/r"), new StringContent("""{"v":1}"""))).StatusCode);
         var before = node.Host.Store.LastSequence;
         var blobsDirectory = node.Host.Store.Blobs.Directory;
         var filesBefore = Directory.GetFiles(blobsDirectory, "*", SearchOption.AllDirectories).Length;
@@ -244,14 +241,14 @@ public sealed class BatchWriteSpec : IAsyncLifetime
         else if (badPart is not ("NODATA" or "BADDATA")) form.Add(new ByteArrayContent(TestData.Blob(2, 1_000)), badPart);
         form.Add(new ByteArrayContent(TestData.Blob(3, 1_000)), "after");
 
-        var response = await _client.PutAsync(Url(node, "/tables/t/records/r"), form);
+        var response = await Client.PutAsync(Url(node, "/tables/t/records/r"), form);
 
         Assert.True(response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.RequestEntityTooLarge, response.StatusCode.ToString());
         var error = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString()!;
         Assert.Contains(named, error);
         Assert.Contains("nothing was written", error);
         Assert.Equal(before, node.Host.Store.LastSequence);
-        var record = await _client.GetFromJsonAsync<JsonElement>(Url(node, "/tables/t/records/r"));
+        var record = await Client.GetFromJsonAsync<JsonElement>(Url(node, "/tables/t/records/r"));
         Assert.Equal(1, record.GetProperty("data").GetProperty("v").GetInt32());
         Assert.Empty(record.GetProperty("blobs").EnumerateObject());
         Assert.Equal(filesBefore, Directory.GetFiles(blobsDirectory, "*", SearchOption.AllDirectories).Length);
@@ -266,42 +263,15 @@ public sealed class BatchWriteSpec : IAsyncLifetime
         var content = new StringContent(body);
         content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse("multipart/form-data; boundary=xyz");
 
-        var response = await _client.PutAsync(Url(node, "/tables/t/records/r"), content);
+        var response = await Client.PutAsync(Url(node, "/tables/t/records/r"), content);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains("malformed", await response.Content.ReadAsStringAsync());
         Assert.Equal(before, node.Host.Store.LastSequence);
-        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(node, "/tables/t/records/r"))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync(Url(node, "/tables/t/records/r"))).StatusCode);
         Assert.Empty(Directory.GetFiles(node.Host.Store.Blobs.Directory, "*", SearchOption.AllDirectories));
     }
 
-    private async Task<(NodeHost Host, HttpServer Http)> Start(string extra = "", HttpSettings? settings = null)
-    {
-        var dir = Path.Combine(_root, $"n{_running.Count}").Replace("\\", "/");
-        var host = NodeHost.Start(ConfigurationFactory.ParseString($$"""
-            {{extra}}
-            cluster-node.data-dir = "{{dir}}"
-            akka.loglevel = WARNING
-            akka.remote.dot-netty.tcp.port = {{Loopback.FreePort()}}
-            akka.cluster.seed-nodes = []
-            """));
-        var http = await HttpServer.StartAsync(() => host.Runtime, settings ?? new HttpSettings("127.0.0.1", 0));
-        _running.Add((host, http));
-        return (host, http);
-    }
-
-    private static Uri Url((NodeHost Host, HttpServer Http) node, string path) => new(node.Http.Url, path);
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        foreach (var (host, http) in _running)
-        {
-            await http.DisposeAsync();
-            await host.DisposeAsync();
-        }
-        _client.Dispose();
-        try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
-    }
+    private Task<(NodeHost Host, HttpServer Http)> Start(string extra = "", HttpSettings? settings = null) =>
+        StartNode($"n{Started}", Loopback.FreePort(), seed: null, extra, settings);
 }

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Akka.Configuration;
 using ClusterNode.Node;
 using ClusterNode.Node.Http;
 using ClusterNode.Persistence.Records;
@@ -16,14 +15,11 @@ namespace ClusterNode.Tests.Node;
 /// The HTTP API of real nodes (cluster members with LMDB and blob directories, Kestrel on loopback): records and
 /// blobs round-trip byte for byte and replicate; bad input gets a JSON 4xx and changes nothing.
 /// </summary>
-public sealed class HttpApiSpec : IAsyncLifetime
+public sealed class HttpApiSpec : InProcessNodeSpec
 {
     private readonly ITestOutputHelper _output;
-    private readonly string _root = TestData.TempDirectory("http");
-    private readonly List<(NodeHost Host, HttpServer Http)> _running = new();
-    private readonly HttpClient _client = new() { Timeout = TimeSpan.FromSeconds(30) };
 
-    public HttpApiSpec(ITestOutputHelper output) => _output = output;
+    public HttpApiSpec(ITestOutputHelper output) : base("http", TimeSpan.FromSeconds(30)) => _output = output;
 
     [Fact]
     public async Task A_record_and_a_blob_written_on_one_node_are_read_byte_for_byte_from_another()
@@ -33,23 +29,23 @@ public sealed class HttpApiSpec : IAsyncLifetime
         var b = await Start("b", Loopback.FreePort(), $"akka.tcp://cluster-node@127.0.0.1:{seedPort}");
         var photo = TestData.Blob(7, 300_000);
 
-        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(Url(a, "/tables/people/records/alice"), Json("""{"name":"Alice"}"""))).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(Url(a, "/tables/people/records/alice/blobs/photo"), new ByteArrayContent(photo))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(Url(a, "/tables/people/records/alice"), Json("""{"name":"Alice"}"""))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(Url(a, "/tables/people/records/alice/blobs/photo"), new ByteArrayContent(photo))).StatusCode);
 
         await Loopback.Eventually(async () =>
         {
-            var response = await _client.GetAsync(Url(b, "/tables/people/records/alice/blobs/photo"));
+            var response = await Client.GetAsync(Url(b, "/tables/people/records/alice/blobs/photo"));
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.Equal(photo, await response.Content.ReadAsByteArrayAsync());
         });
-        var record = await _client.GetFromJsonAsync<JsonElement>(Url(b, "/tables/people/records/alice"));
+        var record = await Client.GetFromJsonAsync<JsonElement>(Url(b, "/tables/people/records/alice"));
         Assert.Equal("Alice", record.GetProperty("data").GetProperty("name").GetString());
         Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(photo)),
             record.GetProperty("blobs").GetProperty("photo").GetProperty("sha256").GetString());
-        Assert.Equal(await _client.GetStringAsync(Url(a, "/tables/people/digest")), await _client.GetStringAsync(Url(b, "/tables/people/digest")));
+        Assert.Equal(await Client.GetStringAsync(Url(a, "/tables/people/digest")), await Client.GetStringAsync(Url(b, "/tables/people/digest")));
 
-        Assert.Equal(HttpStatusCode.NoContent, (await _client.DeleteAsync(Url(a, "/tables/people/records/alice"))).StatusCode);
-        await Loopback.Eventually(async () => Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(b, "/tables/people/records/alice"))).StatusCode));
+        Assert.Equal(HttpStatusCode.NoContent, (await Client.DeleteAsync(Url(a, "/tables/people/records/alice"))).StatusCode);
+        await Loopback.Eventually(async () => Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync(Url(b, "/tables/people/records/alice"))).StatusCode));
     }
 
     [Theory]
@@ -66,8 +62,8 @@ public sealed class HttpApiSpec : IAsyncLifetime
     {
         var node = await Start("solo", Loopback.FreePort(), seed: null,
             "cluster-node.blob.max-size = 1 KiB\ncluster-node.record.max-size = 2 KiB");
-        await _client.PutAsync(Url(node, "/tables/people/records/bob"), Json("""{"kept":true}"""));
-        var before = await _client.GetStringAsync(Url(node, "/tables/people/digest"));
+        await Client.PutAsync(Url(node, "/tables/people/records/bob"), Json("""{"kept":true}"""));
+        var before = await Client.GetStringAsync(Url(node, "/tables/people/digest"));
         var lastBefore = node.Host.Runtime.Store.LastSequence;
 
         path = path.Replace("LONGNAME", new string('x', 300));
@@ -77,13 +73,13 @@ public sealed class HttpApiSpec : IAsyncLifetime
             "BIGRECORD" => Json($$"""{"x":"{{new string('a', 3000)}}"}"""),
             _ => new StringContent(body),
         };
-        var response = await _client.SendAsync(new HttpRequestMessage(new HttpMethod(method), Url(node, path)) { Content = method == "GET" ? null : content });
+        var response = await Client.SendAsync(new HttpRequestMessage(new HttpMethod(method), Url(node, path)) { Content = method == "GET" ? null : content });
 
         Assert.Equal(expected, (int)response.StatusCode);
         var error = await response.Content.ReadFromJsonAsync<JsonElement>();
         _output.WriteLine($"{method} {path[..Math.Min(path.Length, 60)]} -> {(int)response.StatusCode} {error}");
         Assert.False(string.IsNullOrWhiteSpace(error.GetProperty("error").GetString()));
-        Assert.Equal(before, await _client.GetStringAsync(Url(node, "/tables/people/digest")));
+        Assert.Equal(before, await Client.GetStringAsync(Url(node, "/tables/people/digest")));
         Assert.Equal(lastBefore, node.Host.Runtime.Store.LastSequence);
     }
 
@@ -106,28 +102,28 @@ public sealed class HttpApiSpec : IAsyncLifetime
         string BlobPath(int i) => $"/tables/{table}/records/{id}/blobs/{Field(i)}";
 
         for (var i = 0; i < maxFields; i++)
-            Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(Url(a, BlobPath(i)), new ByteArrayContent([(byte)i]))).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(Url(a, BlobPath(i)), new ByteArrayContent([(byte)i]))).StatusCode);
 
         var store = a.Host.Runtime.Store;
-        var before = (store.LastSequence, await _client.GetStringAsync(Url(a, $"/tables/{table}/digest")), store.Blobs.FileIds().Count());
-        var refused = await _client.PutAsync(Url(a, BlobPath(maxFields)), new ByteArrayContent([1]));
+        var before = (store.LastSequence, await Client.GetStringAsync(Url(a, $"/tables/{table}/digest")), store.Blobs.FileIds().Count());
+        var refused = await Client.PutAsync(Url(a, BlobPath(maxFields)), new ByteArrayContent([1]));
         Assert.Equal(HttpStatusCode.UnprocessableEntity, refused.StatusCode);
         var error = (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString();
         _output.WriteLine(error);
         Assert.Contains("cluster-node.record.max-blob-fields", error);
         Assert.Contains($"({maxFields})", error);
-        Assert.Equal(before, (store.LastSequence, await _client.GetStringAsync(Url(a, $"/tables/{table}/digest")), store.Blobs.FileIds().Count()));
+        Assert.Equal(before, (store.LastSequence, await Client.GetStringAsync(Url(a, $"/tables/{table}/digest")), store.Blobs.FileIds().Count()));
         // Replacing a field the record has is no field more.
-        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(Url(a, BlobPath(0)), new ByteArrayContent([42]))).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(Url(a, "/tables/people/records/after"), Json("""{"after":true}"""))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(Url(a, BlobPath(0)), new ByteArrayContent([42]))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(Url(a, "/tables/people/records/after"), Json("""{"after":true}"""))).StatusCode);
 
         await Loopback.Eventually(async () =>
         {
-            Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync(Url(b, "/tables/people/records/after"))).StatusCode);
-            Assert.Equal(await _client.GetStringAsync(Url(a, $"/tables/{table}/digest")), await _client.GetStringAsync(Url(b, $"/tables/{table}/digest")));
-            Assert.Equal([42], await _client.GetByteArrayAsync(Url(b, BlobPath(0))));
+            Assert.Equal(HttpStatusCode.OK, (await Client.GetAsync(Url(b, "/tables/people/records/after"))).StatusCode);
+            Assert.Equal(await Client.GetStringAsync(Url(a, $"/tables/{table}/digest")), await Client.GetStringAsync(Url(b, $"/tables/{table}/digest")));
+            Assert.Equal([42], await Client.GetByteArrayAsync(Url(b, BlobPath(0))));
         });
-        var record = await _client.GetFromJsonAsync<JsonElement>(Url(b, $"/tables/{table}/records/{id}"));
+        var record = await Client.GetFromJsonAsync<JsonElement>(Url(b, $"/tables/{table}/records/{id}"));
         Assert.Equal(maxFields, record.GetProperty("blobs").EnumerateObject().Count());
     }
 
@@ -139,7 +135,7 @@ public sealed class HttpApiSpec : IAsyncLifetime
         var b = await Start("b", Loopback.FreePort(), $"akka.tcp://cluster-node@127.0.0.1:{seedPort}");
         await Loopback.Eventually(async () =>
         {
-            var members = await _client.GetFromJsonAsync<JsonElement>(Url(a, "/members"));
+            var members = await Client.GetFromJsonAsync<JsonElement>(Url(a, "/members"));
             Assert.Equal(2, members.GetArrayLength());
             Assert.All(members.EnumerateArray(), m => Assert.True(m.GetProperty("reachable").GetBoolean()));
             Assert.Single(members.EnumerateArray(), m => m.GetProperty("self").GetBoolean());
@@ -158,7 +154,7 @@ public sealed class HttpApiSpec : IAsyncLifetime
                      ($$"""{"address":"akka.tcp://cluster-node@127.0.0.1:{{Loopback.FreePort()}}"}""", 404),
                  })
         {
-            var response = await _client.PostAsync(Url(a, "/members/down"), Json(body));
+            var response = await Client.PostAsync(Url(a, "/members/down"), Json(body));
             Assert.Equal(status, (int)response.StatusCode);
             Assert.False(string.IsNullOrEmpty((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString()));
         }
@@ -176,19 +172,19 @@ public sealed class HttpApiSpec : IAsyncLifetime
         var blob = new BlobRef("photo", Persistence.Blobs.BlobStore.NewFileId(), bytes.Length, System.Security.Cryptography.SHA256.HashData(bytes));
         store.ApplyReplicated([new StoredRecord("people", "carol", new RecordVersion(1UL << 20, "peer-x"), false, "{}"u8.ToArray(), [blob])]);
 
-        var response = await _client.GetAsync(Url(node, "/tables/people/records/carol/blobs/photo"));
+        var response = await Client.GetAsync(Url(node, "/tables/people/records/carol/blobs/photo"));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.NotNull(response.Headers.RetryAfter);
         // Nor may a write issue a version that keeps it.
-        var write = await _client.PutAsync(Url(node, "/tables/people/records/carol"), Json("""{"x":1}"""));
+        var write = await Client.PutAsync(Url(node, "/tables/people/records/carol"), Json("""{"x":1}"""));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, write.StatusCode);
         Assert.NotNull(write.Headers.RetryAfter);
         // A blob uploaded for it is refused only once its bytes are on disk; its file must not stay behind.
         var files = store.Blobs.FileIds().Count();
-        var upload = await _client.PutAsync(Url(node, "/tables/people/records/carol/blobs/other"), new ByteArrayContent([1, 2, 3]));
+        var upload = await Client.PutAsync(Url(node, "/tables/people/records/carol/blobs/other"), new ByteArrayContent([1, 2, 3]));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, upload.StatusCode);
         Assert.Equal(files, store.Blobs.FileIds().Count());
-        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(node, "/tables/people/records/carol/blobs/other"))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync(Url(node, "/tables/people/records/carol/blobs/other"))).StatusCode);
     }
 
     /// <summary>
@@ -203,9 +199,9 @@ public sealed class HttpApiSpec : IAsyncLifetime
         var data = Json($$"""{"x":"{{new string('a', 8000)}}"}""");
 
         // Records until the map is full; 1 MiB holds far fewer than this many of 8 KB.
-        var (refused, id) = await WriteUntilRefused(200, i => _client.PutAsync(Url(node, $"/tables/people/records/r{i}"), data), i => $"r{i}");
+        var (refused, id) = await WriteUntilRefused(200, i => Client.PutAsync(Url(node, $"/tables/people/records/r{i}"), data), i => $"r{i}");
         AssertFull(refused);
-        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(node, $"/tables/people/records/{id}"))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync(Url(node, $"/tables/people/records/{id}"))).StatusCode);
 
         // Blobs on new records until even those do not fit: the blob's file must not stay behind either.
         var blobBytes = TestData.Blob(1, 2000);
@@ -213,18 +209,18 @@ public sealed class HttpApiSpec : IAsyncLifetime
         (refused, id) = await WriteUntilRefused(5000, async i =>
         {
             files = store.Blobs.FileIds().Count();
-            return await _client.PutAsync(Url(node, $"/tables/people/records/b{i}/blobs/photo"), new ByteArrayContent(blobBytes));
+            return await Client.PutAsync(Url(node, $"/tables/people/records/b{i}/blobs/photo"), new ByteArrayContent(blobBytes));
         }, i => $"b{i}");
         AssertFull(refused);
         Assert.Equal(files, store.Blobs.FileIds().Count());
-        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(node, $"/tables/people/records/{id}"))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync(Url(node, $"/tables/people/records/{id}"))).StatusCode);
 
         // Writes that fit no more, tried once each: refused whole, the store exactly as it was.
-        var before = (store.LastSequence, await _client.GetStringAsync(Url(node, "/tables/people/digest")), store.Blobs.FileIds().Count());
-        AssertFull(await Answer(await _client.PutAsync(Url(node, "/tables/people/records/late"), data)));
-        AssertFull(await Answer(await _client.PutAsync(Url(node, "/tables/people/records/late/blobs/photo"), new ByteArrayContent(blobBytes))));
-        Assert.Equal(before, (store.LastSequence, await _client.GetStringAsync(Url(node, "/tables/people/digest")), store.Blobs.FileIds().Count()));
-        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(node, "/tables/people/records/late"))).StatusCode);
+        var before = (store.LastSequence, await Client.GetStringAsync(Url(node, "/tables/people/digest")), store.Blobs.FileIds().Count());
+        AssertFull(await Answer(await Client.PutAsync(Url(node, "/tables/people/records/late"), data)));
+        AssertFull(await Answer(await Client.PutAsync(Url(node, "/tables/people/records/late/blobs/photo"), new ByteArrayContent(blobBytes))));
+        Assert.Equal(before, (store.LastSequence, await Client.GetStringAsync(Url(node, "/tables/people/digest")), store.Blobs.FileIds().Count()));
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync(Url(node, "/tables/people/records/late"))).StatusCode);
 
         async Task<((int Status, string? Error) Answer, string Id)> WriteUntilRefused(int most, Func<int, Task<HttpResponseMessage>> write, Func<int, string> idOf)
         {
@@ -272,20 +268,20 @@ public sealed class HttpApiSpec : IAsyncLifetime
         var node = await Start("solo", Loopback.FreePort(), seed: null);
         var store = node.Host.Runtime.Store;
         var text = """{"name":"Zoë ✓ 😀"}""";
-        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(Url(node, "/tables/people/records/zoe"), Json(text))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(Url(node, "/tables/people/records/zoe"), Json(text))).StatusCode);
         var lastBefore = store.LastSequence;
 
         var body = new ByteArrayContent(Convert.FromHexString(bodyHex));
         body.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
-        var response = await _client.PutAsync(Url(node, "/tables/people/records/bad"), body);
+        var response = await Client.PutAsync(Url(node, "/tables/people/records/bad"), body);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var error = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString();
         _output.WriteLine(error);
         Assert.Contains(named, error);
         Assert.Equal(lastBefore, store.LastSequence);
-        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(node, "/tables/people/records/bad"))).StatusCode);
-        var zoe = await _client.GetFromJsonAsync<JsonElement>(Url(node, "/tables/people/records/zoe"));
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync(Url(node, "/tables/people/records/bad"))).StatusCode);
+        var zoe = await Client.GetFromJsonAsync<JsonElement>(Url(node, "/tables/people/records/zoe"));
         Assert.Equal("Zoë ✓ 😀", zoe.GetProperty("data").GetProperty("name").GetString());
     }
 
@@ -304,9 +300,9 @@ public sealed class HttpApiSpec : IAsyncLifetime
         var damage = new System.Collections.Concurrent.ConcurrentQueue<BlobDamage>();
         store.BlobDamaged += damage.Enqueue;
         var url = Url(node, "/tables/people/records/erin/blobs/photo");
-        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(url, new ByteArrayContent(TestData.Blob(11, size)))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(url, new ByteArrayContent(TestData.Blob(11, size)))).StatusCode);
         var blob = store.Get("people", "erin")!.Blob("photo")!;
-        Assert.Equal(TestData.Blob(11, size), await _client.GetByteArrayAsync(url));
+        Assert.Equal(TestData.Blob(11, size), await Client.GetByteArrayAsync(url));
         Assert.True(store.Blobs.IsVerified(blob));
 
         var rotten = TestData.Blob(12, size);
@@ -322,7 +318,7 @@ public sealed class HttpApiSpec : IAsyncLifetime
 
         var range = new HttpRequestMessage(HttpMethod.Get, url);
         range.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(0, 99);
-        var ranged = await _client.SendAsync(range);
+        var ranged = await Client.SendAsync(range);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, ranged.StatusCode);
         Assert.NotNull(ranged.Headers.RetryAfter);
         Assert.Equal(2, damage.Count);
@@ -337,7 +333,7 @@ public sealed class HttpApiSpec : IAsyncLifetime
         const int size = 300_000;
         var bytes = TestData.Blob(21, size);
         var url = Url(node, "/tables/people/records/fay/blobs/photo");
-        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(url, new ByteArrayContent(bytes))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(url, new ByteArrayContent(bytes))).StatusCode);
         var sha = System.Security.Cryptography.SHA256.HashData(bytes);
         var etag = $"\"{Convert.ToHexStringLower(sha)}\"";
         var blob = store.Get("people", "fay")!.Blob("photo")!;
@@ -415,11 +411,11 @@ public sealed class HttpApiSpec : IAsyncLifetime
         var damage = new System.Collections.Concurrent.ConcurrentQueue<BlobDamage>();
         store.BlobDamaged += damage.Enqueue;
         var url = Url(node, "/tables/people/records/gus/blobs/photo");
-        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(url, new ByteArrayContent(TestData.Blob(31, 4000)))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(url, new ByteArrayContent(TestData.Blob(31, 4000)))).StatusCode);
         var blob = store.Get("people", "gus")!.Blob("photo")!;
         store.Blobs.Delete(blob.FileId);
 
-        var missing = await _client.GetAsync(url);
+        var missing = await Client.GetAsync(url);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, missing.StatusCode);
         Assert.NotNull(missing.Headers.RetryAfter);
         _output.WriteLine((await missing.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString());
@@ -427,7 +423,7 @@ public sealed class HttpApiSpec : IAsyncLifetime
         Assert.Contains("missing", damage.Single().Problem);
 
         store.MarkBlobLost("people", "gus", blob, "no member holds its bytes", 1234);
-        var gone = await _client.GetAsync(url);
+        var gone = await Client.GetAsync(url);
         Assert.Equal(HttpStatusCode.Gone, gone.StatusCode);
         var error = await gone.Content.ReadFromJsonAsync<JsonElement>();
         _output.WriteLine(error.ToString());
@@ -438,7 +434,7 @@ public sealed class HttpApiSpec : IAsyncLifetime
         Assert.Single(damage); // lost: nothing more to repair
 
         // /status shows the scrub (its first pass is an interval away on the defaults).
-        var scrub = (await _client.GetFromJsonAsync<JsonElement>(Url(node, "/status"))).GetProperty("scrub");
+        var scrub = (await Client.GetFromJsonAsync<JsonElement>(Url(node, "/status"))).GetProperty("scrub");
         Assert.Equal(0, scrub.GetProperty("passesCompleted").GetInt64());
         Assert.False(scrub.GetProperty("running").GetBoolean());
         Assert.Equal(JsonValueKind.String, scrub.GetProperty("nextPassAt").ValueKind);
@@ -449,7 +445,7 @@ public sealed class HttpApiSpec : IAsyncLifetime
     {
         var request = new HttpRequestMessage(HttpMethod.Get, url);
         foreach (var (name, value) in headers) Assert.True(request.Headers.TryAddWithoutValidation(name, value), name);
-        var response = await _client.SendAsync(request);
+        var response = await Client.SendAsync(request);
         var body = await response.Content.ReadAsByteArrayAsync();
         var contentRange = response.Content.Headers.TryGetValues("Content-Range", out var values) ? values.Single() : null;
         return (response, body, contentRange);
@@ -461,7 +457,7 @@ public sealed class HttpApiSpec : IAsyncLifetime
         HttpStatusCode? status = null;
         try
         {
-            using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            using var response = await Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
             status = response.StatusCode;
             return (status, await response.Content.ReadAsByteArrayAsync(), null);
         }
@@ -471,35 +467,7 @@ public sealed class HttpApiSpec : IAsyncLifetime
         }
     }
 
-    private async Task<(NodeHost Host, HttpServer Http)> Start(string name, int port, string? seed, string extra = "")
-    {
-        var dir = Path.Combine(_root, name).Replace("\\", "/");
-        var host = NodeHost.Start(ConfigurationFactory.ParseString($$"""
-            {{extra}}
-            cluster-node.data-dir = "{{dir}}"
-            akka.loglevel = WARNING
-            akka.remote.dot-netty.tcp.port = {{port}}
-            akka.cluster.seed-nodes = [{{(seed is null ? "" : $"\"{seed}\"")}}]
-            """));
-        var http = await HttpServer.StartAsync(() => host.Runtime, new HttpSettings("127.0.0.1", 0));
-        _running.Add((host, http));
-        return (host, http);
-    }
-
-    private static Uri Url((NodeHost Host, HttpServer Http) node, string path) => new(node.Http.Url, path);
+    private Task<(NodeHost Host, HttpServer Http)> Start(string name, int port, string? seed, string extra = "") => StartNode(name, port, seed, extra);
 
     private static StringContent Json(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        foreach (var (host, http) in _running)
-        {
-            await http.DisposeAsync();
-            await host.DisposeAsync();
-        }
-        _client.Dispose();
-        try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
-    }
 }

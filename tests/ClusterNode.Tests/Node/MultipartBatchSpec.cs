@@ -19,11 +19,9 @@ namespace ClusterNode.Tests.Node;
 /// <c>records</c>, then a part <c>{id}/{field}</c> per blob), through the real HTTP API of a real node: every record
 /// and every blob byte is stored, or, when any part is bad, nothing is: no record, no blob, no file left behind.
 /// </summary>
-public sealed class MultipartBatchSpec : IAsyncLifetime
+public sealed class MultipartBatchSpec : InProcessNodeSpec
 {
-    private readonly string _root = TestData.TempDirectory("multipart-batch");
-    private readonly List<(NodeHost Host, HttpServer Http)> _running = new();
-    private readonly HttpClient _client = new() { Timeout = TimeSpan.FromSeconds(60) };
+    public MultipartBatchSpec() : base("multipart-batch", TimeSpan.FromSeconds(60)) { }
 
     [Fact]
     public async Task A_batch_with_blobs_stores_every_record_and_every_blob_byte_for_byte()
@@ -31,8 +29,8 @@ public sealed class MultipartBatchSpec : IAsyncLifetime
         var node = await Start();
         // An existing record: its data is replaced, the blob the batch names replaced, the other one kept.
         var kept = TestData.Blob(90, 5_000);
-        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(Url(node, "/tables/t/records/r-1/blobs/kept"), new ByteArrayContent(kept))).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(Url(node, "/tables/t/records/r-1/blobs/photo"), new ByteArrayContent(TestData.Blob(91, 7_000)))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(Url(node, "/tables/t/records/r-1/blobs/kept"), new ByteArrayContent(kept))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(Url(node, "/tables/t/records/r-1/blobs/photo"), new ByteArrayContent(TestData.Blob(91, 7_000)))).StatusCode);
         var before = node.Host.Store.LastSequence;
         var ids = Enumerable.Range(0, 20).Select(i => $"r-{i}").ToArray();
         var blobs = new Dictionary<string, byte[]>();
@@ -48,7 +46,7 @@ public sealed class MultipartBatchSpec : IAsyncLifetime
         }
         foreach (var (name, bytes) in blobs) form.Add(new ByteArrayContent(bytes), name, "file.bin");
 
-        var response = await _client.PostAsync(Url(node, "/tables/t/records"), form);
+        var response = await Client.PostAsync(Url(node, "/tables/t/records"), form);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var answered = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("records").EnumerateArray().ToList();
@@ -58,7 +56,7 @@ public sealed class MultipartBatchSpec : IAsyncLifetime
         Assert.Equal(before + ids.Length, node.Host.Store.LastSequence);
         for (var i = 0; i < ids.Length; i++)
         {
-            var record = await _client.GetFromJsonAsync<JsonElement>(Url(node, $"/tables/t/records/{ids[i]}"));
+            var record = await Client.GetFromJsonAsync<JsonElement>(Url(node, $"/tables/t/records/{ids[i]}"));
             Assert.Equal(answered[i].GetProperty("version").GetString(), record.GetProperty("version").GetString());
             Assert.Equal(i, record.GetProperty("data").GetProperty("n").GetInt32());
             Assert.Equal("\u00e9", record.GetProperty("data").GetProperty("s").GetString());
@@ -69,12 +67,12 @@ public sealed class MultipartBatchSpec : IAsyncLifetime
         foreach (var (name, bytes) in blobs)
         {
             var (id, field) = (name[..name.IndexOf('/')], name[(name.IndexOf('/') + 1)..]);
-            using var read = await _client.GetAsync(Url(node, $"/tables/t/records/{id}/blobs/{field}"));
+            using var read = await Client.GetAsync(Url(node, $"/tables/t/records/{id}/blobs/{field}"));
             Assert.Equal(HttpStatusCode.OK, read.StatusCode);
             Assert.Equal(bytes, await read.Content.ReadAsByteArrayAsync());
             Assert.Equal($"sha-256=:{Convert.ToBase64String(SHA256.HashData(bytes))}:", Assert.Single(read.Headers.GetValues("Repr-Digest")));
         }
-        Assert.Equal(kept, await _client.GetByteArrayAsync(Url(node, "/tables/t/records/r-1/blobs/kept")));
+        Assert.Equal(kept, await Client.GetByteArrayAsync(Url(node, "/tables/t/records/r-1/blobs/kept")));
     }
 
     [Fact]
@@ -82,19 +80,19 @@ public sealed class MultipartBatchSpec : IAsyncLifetime
     {
         var node = await Start();
         var old = TestData.Blob(7, 2_000);
-        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(Url(node, "/tables/t/records/a/blobs/old"), new ByteArrayContent(old))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(Url(node, "/tables/t/records/a/blobs/old"), new ByteArrayContent(old))).StatusCode);
         var photo = TestData.Blob(8, 70_000);
         // No Content-Type on the records part (curl -F 'records=<file' sends none): told by its first character.
         var records = new ByteArrayContent("""[{"id":"a","data":{"v":2}},{"id":"b","data":{"v":3}}]"""u8.ToArray());
         using var form = new MultipartFormDataContent { { records, "records" }, { new ByteArrayContent(photo), "b/photo" } };
 
-        var response = await _client.PostAsync(Url(node, "/tables/t/records"), form);
+        var response = await Client.PostAsync(Url(node, "/tables/t/records"), form);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var a = await _client.GetFromJsonAsync<JsonElement>(Url(node, "/tables/t/records/a"));
+        var a = await Client.GetFromJsonAsync<JsonElement>(Url(node, "/tables/t/records/a"));
         Assert.Equal(2, a.GetProperty("data").GetProperty("v").GetInt32());
-        Assert.Equal(old, await _client.GetByteArrayAsync(Url(node, "/tables/t/records/a/blobs/old")));
-        Assert.Equal(photo, await _client.GetByteArrayAsync(Url(node, "/tables/t/records/b/blobs/photo")));
+        Assert.Equal(old, await Client.GetByteArrayAsync(Url(node, "/tables/t/records/a/blobs/old")));
+        Assert.Equal(photo, await Client.GetByteArrayAsync(Url(node, "/tables/t/records/b/blobs/photo")));
     }
 
     [Theory]
@@ -110,7 +108,7 @@ public sealed class MultipartBatchSpec : IAsyncLifetime
     public async Task A_batch_with_one_bad_part_writes_nothing_names_the_part_and_leaves_no_file(string badPart, string named)
     {
         var node = await Start("cluster-node.blob.max-size = 100 KiB", new HttpSettings("127.0.0.1", 0) { MaxBatchBlobs = 6, MaxBatchBlobBytes = 400_000 });
-        Assert.Equal(HttpStatusCode.OK, (await _client.PutAsync(Url(node, "/tables/t/records/r-0"), new StringContent("""{"v":1}"""))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Client.PutAsync(Url(node, "/tables/t/records/r-0"), new StringContent("""{"v":1}"""))).StatusCode);
         var before = node.Host.Store.LastSequence;
         var blobsDirectory = node.Host.Store.Blobs.Directory;
         var filesBefore = Directory.GetFiles(blobsDirectory, "*", SearchOption.AllDirectories).Order().ToArray();
@@ -137,19 +135,19 @@ public sealed class MultipartBatchSpec : IAsyncLifetime
         }
         form.Add(new ByteArrayContent(TestData.Blob(5, 1_000)), "r-2/after");
 
-        var response = await _client.PostAsync(Url(node, "/tables/t/records"), form);
+        var response = await Client.PostAsync(Url(node, "/tables/t/records"), form);
 
         Assert.True(response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.RequestEntityTooLarge, response.StatusCode.ToString());
         var error = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString()!;
         Assert.Contains(named, error);
         Assert.Contains("nothing of the batch was written", error);
         Assert.Equal(before, node.Host.Store.LastSequence);
-        var r0 = await _client.GetFromJsonAsync<JsonElement>(Url(node, "/tables/t/records/r-0"));
+        var r0 = await Client.GetFromJsonAsync<JsonElement>(Url(node, "/tables/t/records/r-0"));
         Assert.Equal(1, r0.GetProperty("data").GetProperty("v").GetInt32());
         Assert.Empty(r0.GetProperty("blobs").EnumerateObject());
         foreach (var id in new[] { "r-1", "r-2" })
-            Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(node, $"/tables/t/records/{id}"))).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(node, "/tables/t/records/r-0/blobs/photo"))).StatusCode);
+            Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync(Url(node, $"/tables/t/records/{id}"))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync(Url(node, "/tables/t/records/r-0/blobs/photo"))).StatusCode);
         Assert.Equal(filesBefore, Directory.GetFiles(blobsDirectory, "*", SearchOption.AllDirectories).Order().ToArray());
     }
 
@@ -169,12 +167,12 @@ public sealed class MultipartBatchSpec : IAsyncLifetime
             { new ByteArrayContent(TestData.Blob(2, 500)), "huge/photo" },
         };
 
-        var response = await _client.PostAsync(Url(node, "/tables/t/records"), form);
+        var response = await Client.PostAsync(Url(node, "/tables/t/records"), form);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.StartsWith("item 1 (id huge)", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString());
         Assert.Equal(before, node.Host.Store.LastSequence);
-        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(node, "/tables/t/records/ok"))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync(Url(node, "/tables/t/records/ok"))).StatusCode);
         Assert.Equal(filesBefore, Directory.GetFiles(blobsDirectory, "*", SearchOption.AllDirectories).Length);
     }
 
@@ -188,12 +186,12 @@ public sealed class MultipartBatchSpec : IAsyncLifetime
         var content = new StringContent(body);
         content.Headers.ContentType = MediaTypeHeaderValue.Parse("multipart/form-data; boundary=xyz");
 
-        var response = await _client.PostAsync(Url(node, "/tables/t/records"), content);
+        var response = await Client.PostAsync(Url(node, "/tables/t/records"), content);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains("part a/photo: the multipart body is malformed", await response.Content.ReadAsStringAsync());
         Assert.Equal(before, node.Host.Store.LastSequence);
-        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(Url(node, "/tables/t/records/a"))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync(Url(node, "/tables/t/records/a"))).StatusCode);
         Assert.Empty(Directory.GetFiles(node.Host.Store.Blobs.Directory, "*", SearchOption.AllDirectories));
     }
 
@@ -211,33 +209,6 @@ public sealed class MultipartBatchSpec : IAsyncLifetime
         }
     }
 
-    private async Task<(NodeHost Host, HttpServer Http)> Start(string extra = "", HttpSettings? settings = null)
-    {
-        var dir = Path.Combine(_root, $"n{_running.Count}").Replace("\\", "/");
-        var host = NodeHost.Start(ConfigurationFactory.ParseString($$"""
-            {{extra}}
-            cluster-node.data-dir = "{{dir}}"
-            akka.loglevel = WARNING
-            akka.remote.dot-netty.tcp.port = {{Loopback.FreePort()}}
-            akka.cluster.seed-nodes = []
-            """));
-        var http = await HttpServer.StartAsync(() => host.Runtime, settings ?? new HttpSettings("127.0.0.1", 0));
-        _running.Add((host, http));
-        return (host, http);
-    }
-
-    private static Uri Url((NodeHost Host, HttpServer Http) node, string path) => new(node.Http.Url, path);
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        foreach (var (host, http) in _running)
-        {
-            await http.DisposeAsync();
-            await host.DisposeAsync();
-        }
-        _client.Dispose();
-        try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
-    }
+    private Task<(NodeHost Host, HttpServer Http)> Start(string extra = "", HttpSettings? settings = null) =>
+        StartNode($"n{Started}", Loopback.FreePort(), seed: null, extra, settings);
 }

@@ -10,8 +10,8 @@ using Xunit.Abstractions;
 namespace ClusterNode.Tests.EndToEnd;
 
 /// <summary>
-/// Batches and multipart writes on real node processes: what a batch wrote on A arrives on B byte for byte, and a batch
-/// answered 200 is all there after a SIGKILL right after the answer.
+/// Batches, batches with blobs and multipart writes on real node processes: what a batch wrote on A arrives on B byte
+/// for byte, and a batch answered 200 is all there, blobs included, after a SIGKILL right after the answer.
 /// </summary>
 public sealed class BatchEndToEndSpec : NodeProcessSpec
 {
@@ -48,12 +48,54 @@ public sealed class BatchEndToEndSpec : NodeProcessSpec
     [Fact]
     public async Task A_batch_answered_200_is_all_there_after_a_SIGKILL_right_after_the_answer()
     {
+        var items = Enumerable.Range(0, 2_000).Select(i => new { id = TestData.Id(i), data = new { n = i } }).ToArray();
+
+        var (_, answered, stored) = await PostThenKillAndRestart("crash", JsonContent.Create(items));
+
+        Assert.Equal(answered.OrderBy(p => p.Key), stored.OrderBy(p => p.Key));
+    }
+
+    [Fact]
+    public async Task A_batch_with_blobs_written_on_A_replicates_to_B_byte_for_byte()
+    {
+        var seedPort = Loopback.FreePort();
+        var a = Start("a", "hocon/local/node1.conf", seedPort, seedPort);
+        await Client.Healthy(a);
+        var b = Start("b", "hocon/local/node2.conf", Loopback.FreePort(), seedPort);
+        await Client.Healthy(b);
+        var (form, blobs) = BatchWithBlobs(40);
+
+        using var response = await Client.PostAsync(new Uri(a.Url, "tables/photos/records"), form);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var aDigest = await Client.GetStringAsync(new Uri(a.Url, "tables/photos/digest"));
+        await Loopback.Eventually(async () => Assert.Equal(aDigest, await Client.GetStringAsync(new Uri(b.Url, "tables/photos/digest"))), TimeSpan.FromSeconds(60));
+        foreach (var (id, bytes) in blobs)
+            await Loopback.Eventually(async () => Assert.Equal(bytes, await Client.GetByteArrayAsync(new Uri(b.Url, $"tables/photos/records/{id}/blobs/image"))));
+    }
+
+    [Fact]
+    public async Task A_batch_with_blobs_answered_200_is_all_there_after_a_SIGKILL_right_after_the_answer()
+    {
+        var (form, blobs) = BatchWithBlobs(60);
+
+        var (a, answered, stored) = await PostThenKillAndRestart("photos", form);
+
+        Assert.Equal(answered.OrderBy(p => p.Key), stored.OrderBy(p => p.Key));
+        foreach (var (id, bytes) in blobs)
+            Assert.Equal(bytes, await Client.GetByteArrayAsync(new Uri(a.Url, $"tables/photos/records/{id}/blobs/image")));
+    }
+
+    /// <summary>
+    /// Posts <paramref name="batch"/> to a single node, SIGKILLs it as soon as it answered 200, starts it again on its
+    /// data: the versions the answer gave and the ones the restarted node holds, by id.
+    /// </summary>
+    private async Task<(NodeProcess Node, Dictionary<string, string?> Answered, Dictionary<string, string?> Stored)> PostThenKillAndRestart(string table, HttpContent batch)
+    {
         var port = Loopback.FreePort();
         var a = Start("a", "hocon/local/node1.conf", port, port);
         await Client.Healthy(a);
-        var items = Enumerable.Range(0, 2_000).Select(i => new { id = TestData.Id(i), data = new { n = i } }).ToArray();
-
-        var response = await Client.PostAsync(new Uri(a.Url, "tables/crash/records"), JsonContent.Create(items));
+        var response = await Client.PostAsync(new Uri(a.Url, $"tables/{table}/records"), batch);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         await a.KillAsync();
         var answered = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("records").EnumerateArray()
@@ -62,8 +104,17 @@ public sealed class BatchEndToEndSpec : NodeProcessSpec
 
         a = Start("a", "hocon/local/node1.conf", port, port, a.HttpPort);
         await Client.Healthy(a);
-        var digest = await Client.GetFromJsonAsync<JsonElement>(new Uri(a.Url, "tables/crash/digest"));
-        var stored = digest.EnumerateArray().ToDictionary(r => r.GetProperty("id").GetString()!, r => r.GetProperty("version").GetString());
-        Assert.Equal(answered.OrderBy(p => p.Key), stored.OrderBy(p => p.Key));
+        var digest = await Client.GetFromJsonAsync<JsonElement>(new Uri(a.Url, $"tables/{table}/digest"));
+        return (a, answered, digest.EnumerateArray().ToDictionary(r => r.GetProperty("id").GetString()!, r => r.GetProperty("version").GetString()));
+    }
+
+    /// <summary>A multipart batch of <paramref name="count"/> records, each with a blob "image" of its own bytes.</summary>
+    private static (MultipartFormDataContent Form, Dictionary<string, byte[]> Blobs) BatchWithBlobs(int count)
+    {
+        var blobs = Enumerable.Range(0, count).ToDictionary(TestData.Id, i => TestData.Blob(i, 20_000 + 997 * i));
+        var records = string.Join("\n", blobs.Keys.Select((id, i) => $$$"""{"id":"{{{id}}}","data":{"n":{{{i}}}}}"""));
+        var form = new MultipartFormDataContent { { new StringContent(records, Encoding.UTF8, "application/x-ndjson"), "records" } };
+        foreach (var (id, bytes) in blobs) form.Add(new ByteArrayContent(bytes), $"{id}/image");
+        return (form, blobs);
     }
 }

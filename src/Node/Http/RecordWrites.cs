@@ -182,11 +182,8 @@ internal static class RecordWrites
     /// </summary>
     public static async Task<IResult> PutMultipart(RecordStore store, BlobUploads uploads, string table, string id, HttpRequest request)
     {
-        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var media) || !media.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
-            return Error(415, $"a record with blobs is multipart/form-data, not {request.ContentType}");
-        var boundary = HeaderUtilities.RemoveQuotes(media.Boundary).Value;
-        if (string.IsNullOrEmpty(boundary) || boundary.Length > 70)
-            return Error(400, "multipart/form-data needs a boundary of 1 to 70 characters in its Content-Type");
+        var (boundary, badType) = MultipartBoundary(request.ContentType, "a record with blobs");
+        if (boundary is null) return badType!;
         var limits = store.Limits;
         var writers = new List<BlobWriter>();
         try
@@ -273,11 +270,8 @@ internal static class RecordWrites
     /// </summary>
     public static async Task<IResult> PostMultipartBatch(RecordStore store, BlobUploads uploads, HttpSettings settings, string table, HttpRequest request)
     {
-        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var media) || !media.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
-            return Error(415, $"a batch with blobs is multipart/form-data, not {request.ContentType}");
-        var boundary = HeaderUtilities.RemoveQuotes(media.Boundary).Value;
-        if (string.IsNullOrEmpty(boundary) || boundary.Length > 70)
-            return Error(400, "multipart/form-data needs a boundary of 1 to 70 characters in its Content-Type");
+        var (boundary, badType) = MultipartBoundary(request.ContentType, "a batch with blobs");
+        if (boundary is null) return badType!;
         var limits = store.Limits;
         var blobs = new List<(int Item, BlobWriter Writer)>();
         try
@@ -356,6 +350,17 @@ internal static class RecordWrites
         {
             foreach (var (_, writer) in blobs) writer.Dispose();
         }
+    }
+
+    /// <summary>The boundary of a multipart/form-data body, or the 415 / 400 saying why <paramref name="what"/> has none.</summary>
+    private static (string? Boundary, IResult? Error) MultipartBoundary(string? contentType, string what)
+    {
+        if (!MediaTypeHeaderValue.TryParse(contentType, out var media) || !media.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
+            return (null, Error(415, $"{what} is multipart/form-data, not {contentType}"));
+        var boundary = HeaderUtilities.RemoveQuotes(media.Boundary).Value;
+        return string.IsNullOrEmpty(boundary) || boundary.Length > 70
+            ? (null, Error(400, "multipart/form-data needs a boundary of 1 to 70 characters in its Content-Type"))
+            : (boundary, null);
     }
 
     /// <summary>A part's form-data name, or null when it has none.</summary>

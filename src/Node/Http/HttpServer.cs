@@ -45,12 +45,16 @@ public sealed class HttpServer : IAsyncDisposable
                 if (settings.Certificate is { } certificate) listen.UseHttps(certificate);
             });
         });
+        Func<NodeRuntime>? current = null; // set once the node has started; no request is served before
+        builder.Services.AddNodeHealthChecks(() => current);
         var app = builder.Build();
         try
         {
             if (StartUpTrace.Enabled) TraceFirstRequest(app);
             app.Use(new ApiAuthentication(settings.Tokens).InvokeAsync);
-            HttpApi.Map(app, await node, settings);
+            current = await node;
+            HttpApi.Map(app, current, settings);
+            app.MapNodeHealth();
             await app.StartAsync();
         }
         catch

@@ -22,6 +22,38 @@ public sealed class HttpApiSpec : InProcessNodeSpec
     public HttpApiSpec(ITestOutputHelper output) : base("http", TimeSpan.FromSeconds(30)) => _output = output;
 
     [Fact]
+    public async Task Ready_is_503_naming_the_membership_until_the_node_is_an_Up_member_and_200_after_while_live_is_200_throughout()
+    {
+        // B's only seed is A, not started yet: B is no member of any cluster until A is up.
+        var seedPort = Loopback.FreePort();
+        var seed = $"akka.tcp://cluster-node@127.0.0.1:{seedPort}";
+        var b = await Start("b", Loopback.FreePort(), seed);
+
+        using (var live = await Client.GetAsync(Url(b, "/health/live")))
+            Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        using (var notReady = await Client.GetAsync(Url(b, "/health/ready")))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
+            var report = await notReady.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal("unhealthy", report.GetProperty("checks").GetProperty("member").GetProperty("status").GetString());
+            Assert.Contains("not an Up cluster member", report.GetProperty("checks").GetProperty("member").GetProperty("description").GetString());
+            Assert.Equal("healthy", report.GetProperty("checks").GetProperty("store").GetProperty("status").GetString());
+        }
+
+        await Start("a", seedPort, seed);
+
+        await Loopback.Eventually(async () =>
+        {
+            using var ready = await Client.GetAsync(Url(b, "/health/ready"));
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+            Assert.Equal("healthy", (await ready.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString());
+        }, TimeSpan.FromSeconds(60));
+        using (var live = await Client.GetAsync(Url(b, "/health/live")))
+            Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Client.GetAsync(Url(b, "/health"))).StatusCode);
+    }
+
+    [Fact]
     public async Task A_record_and_a_blob_written_on_one_node_are_read_byte_for_byte_from_another()
     {
         var seedPort = Loopback.FreePort();

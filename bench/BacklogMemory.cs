@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ClusterNode.Tests.Support;
 
 namespace ClusterNode.Bench;
 
@@ -26,12 +27,12 @@ public static class BacklogMemory
             CatchUp.Fill(filling, 0, Records, blobBytes);
         try
         {
-            var seedPort = StartUp.FreePort();
+            var seedPort = Loopback.FreePort();
             await using var a = new StartUp.Node(aDir, seedPort);
             await a.UntilHealthy(a.Start(), TimeSpan.FromSeconds(60));
             var aId = (await a.Status()).GetProperty("nodeId").GetString()!;
             var lastOfA = (await a.Status()).GetProperty("lastSequence").GetInt64();
-            await using var b = new StartUp.Node(Path.Combine(root, "backlog-b"), seedPort, StartUp.FreePort());
+            await using var b = new StartUp.Node(Path.Combine(root, "backlog-b"), seedPort, Loopback.FreePort());
             var clock = b.Start();
             await b.UntilHealthy(clock, TimeSpan.FromSeconds(60));
             var atHealth = ResidentBytes(b.ProcessId, "VmRSS");

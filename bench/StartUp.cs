@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using ClusterNode.Tests.Support;
 
 namespace ClusterNode.Bench;
 
@@ -56,7 +56,7 @@ public static class StartUp
         public Node(string dataDirectory, int seedAkkaPort, int? akkaPort = null)
         {
             AkkaPort = akkaPort ?? seedAkkaPort;
-            HttpPort = FreePort();
+            HttpPort = Loopback.FreePort();
             Url = new Uri($"http://127.0.0.1:{HttpPort}/");
             _settings =
             [
@@ -230,15 +230,6 @@ public static class StartUp
         ("subscribed", "subscribed to"),
     ];
 
-    public static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
-
     /// <summary>The median of each step over the runs, in order: "main 0.12, store 0.15, ...".</summary>
     public static string Breakdown(IEnumerable<Launch> runs)
     {
@@ -295,7 +286,7 @@ public static class StartUpPart
             for (var r = -1; r < repeats; r++)
             {
                 var dir = freshEachRun ? $"{dataDirectory}-{r + 1}" : dataDirectory;
-                await using var node = new StartUp.Node(dir, StartUp.FreePort());
+                await using var node = new StartUp.Node(dir, Loopback.FreePort());
                 var clock = node.Start();
                 var health = await node.UntilHealthy(clock, Limit);
                 await node.Stop();
@@ -317,11 +308,11 @@ public static class StartUpPart
             var aDir = Path.Combine(root, "startup-a");
             await using (var filling = BenchNode.Start(aDir))
                 CatchUp.Fill(filling, 0, Records, blobBytes);
-            var seedPort = StartUp.FreePort();
+            var seedPort = Loopback.FreePort();
             await using var a = new StartUp.Node(aDir, seedPort);
             await a.UntilHealthy(a.Start(), Limit);
             var aId = (await a.Status()).GetProperty("nodeId").GetString()!;
-            await using var b = new StartUp.Node(Path.Combine(root, "startup-b"), seedPort, StartUp.FreePort());
+            await using var b = new StartUp.Node(Path.Combine(root, "startup-b"), seedPort, Loopback.FreePort());
             var first = b.Start();
             await b.UntilHealthy(first, Limit);
             await b.UntilPersisted(first, aId, (await a.Status()).GetProperty("lastSequence").GetInt64(), Limit);

@@ -189,14 +189,20 @@ public sealed class RecordStoreSpec(ITestOutputHelper output) : IDisposable
         Assert.Equal("""{"v":1}""", Text(store.Get("t", "r")));
     }
 
-    [Fact]
-    public void The_log_reads_back_with_each_record_as_it_stands_now()
+    /// <summary>Sequences 1 to 4: a and b written, a replaced, b deleted.</summary>
+    private static void WriteReplaceAndDelete(RecordStore store)
     {
-        using var store = NewStore();
         store.PutData("t", "a", Json("""{"v":1}"""));   // 1
         store.PutData("t", "b", Json("""{"v":1}"""));   // 2
         store.PutData("t", "a", Json("""{"v":2}"""));   // 3
         store.Delete("t", "b");                            // 4
+    }
+
+    [Fact]
+    public void The_log_reads_back_with_each_record_as_it_stands_now()
+    {
+        using var store = NewStore();
+        WriteReplaceAndDelete(store); // 1 to 4
 
         var log = store.ReadLog(2, 10);
 
@@ -212,10 +218,7 @@ public sealed class RecordStoreSpec(ITestOutputHelper output) : IDisposable
     public void The_log_read_for_sending_carries_the_encoded_body_only_of_records_at_their_version_without_blobs()
     {
         using var store = NewStore();
-        store.PutData("t", "a", Json("""{"v":1}"""));   // 1
-        store.PutData("t", "b", Json("""{"v":1}"""));   // 2
-        store.PutData("t", "a", Json("""{"v":2}"""));   // 3
-        store.Delete("t", "b");                            // 4
+        WriteReplaceAndDelete(store); // 1 to 4
         store.PutBlob("t", "c", SaveBlob(store.Blobs, "photo", [1, 2, 3])); // 5
 
         var log = store.ReadLogForSending(1, 10);

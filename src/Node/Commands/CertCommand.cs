@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Security.Cryptography;
 using ClusterNode.Actors.Security;
 
@@ -10,77 +11,71 @@ namespace ClusterNode.Node.Commands;
 /// </summary>
 public static class CertCommand
 {
-    public const string UsageLine =
-        "usage: cluster-node cert create-ca --out DIR | cluster-node cert create-node --ca DIR --name NAME [--host H]... --out DIR";
+    public static Command Command() => new("cert", "the cluster's CA and its nodes' certificates (for cluster-node.tls)") { CreateCa(), CreateNode() };
 
-    public static int Run(string[] args, TextWriter output, TextWriter error)
+    private static Option<string> Out(string description) =>
+        new Option<string>("--out") { Description = description, HelpName = "DIR", Required = true }.NotEmpty();
+
+    private static Command CreateCa()
     {
-        if (args.Length == 0 || args[0] is not ("create-ca" or "create-node"))
-            return Bad(error, (args.Length == 0 ? "create-ca or create-node is needed" : $"unknown cert command '{args[0]}'") + $" ({UsageLine})");
-        if (!TryParse(args[1..], out var options, out var problem)) return Bad(error, problem);
-        if (!options.TryGetValue("--out", out var outs) || outs.Count != 1) return Bad(error, "--out DIR is needed, once");
-        var outDirectory = outs[0];
+        var outDirectory = Out("the directory to write ca.crt and ca.key to (keep the key off the nodes)");
+        var command = new Command("create-ca", "a cluster CA: its certificate and key") { outDirectory };
+        command.SetAction(parsed => Guarded(parsed, () =>
+        {
+            var directory = parsed.GetRequiredValue(outDirectory);
+            using var ca = ClusterCertificates.CreateCa();
+            ClusterCertificates.WriteCa(ca, directory);
+            parsed.InvocationConfiguration.Output.WriteLine(
+                $"CA '{ca.Subject}' (valid until {ca.NotAfter:yyyy-MM-dd}) written to {Path.GetFullPath(directory)}: " +
+                $"{ClusterCertificates.CaCertificateFile}, {ClusterCertificates.CaKeyFile} (keep the key off the nodes)");
+        }));
+        return command;
+    }
+
+    private static Command CreateNode()
+    {
+        var ca = new Option<string>("--ca") { Description = "the directory of create-ca", HelpName = "DIR", Required = true }.NotEmpty();
+        var name = new Option<string>("--name") { Description = "the node's name (letters, digits, '-', '_', '.')", Required = true }.NotEmpty();
+        name.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string>() is { Length: > 0 } value && value.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+                result.AddError($"--name '{value}' must be letters, digits, '-', '_' or '.'");
+        });
+        var hosts = new Option<string[]>("--host") { Description = "a host name or IP address the certificate is for (repeatable; localhost and 127.0.0.1 always)", HelpName = "H" };
+        hosts.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string[]>()?.FirstOrDefault(h => Uri.CheckHostName(h) == UriHostNameType.Unknown) is { } bad)
+                result.AddError($"--host '{bad}' is not a host name or IP address");
+        });
+        var outDirectory = Out("the directory to write node.crt, node.key, node.pfx and ca.crt to");
+        var command = new Command("create-node", "a node certificate signed by the cluster CA") { ca, name, hosts, outDirectory };
+        command.SetAction(parsed => Guarded(parsed, () =>
+        {
+            var directory = parsed.GetRequiredValue(outDirectory);
+            var nodeHosts = parsed.GetValue(hosts) ?? [];
+            using var authority = ClusterCertificates.ReadCa(parsed.GetRequiredValue(ca));
+            using var node = ClusterCertificates.CreateNode(authority, parsed.GetRequiredValue(name), nodeHosts);
+            ClusterCertificates.WriteNode(node, authority, directory);
+            parsed.InvocationConfiguration.Output.WriteLine(
+                $"node certificate '{node.Subject}' for {string.Join(", ", nodeHosts.Concat(ClusterCertificates.DefaultHosts).Distinct())} " +
+                $"(valid until {node.NotAfter:yyyy-MM-dd}) written to {Path.GetFullPath(directory)}: " +
+                $"{ClusterCertificates.NodeCertificateFile}, {ClusterCertificates.NodeKeyFile}, {ClusterCertificates.NodePkcs12File}, {ClusterCertificates.CaCertificateFile}");
+        }));
+        return command;
+    }
+
+    private static int Guarded(ParseResult parsed, Action write)
+    {
         try
         {
-            if (args[0] == "create-ca")
-            {
-                if (options.Keys.Any(k => k != "--out")) return Bad(error, $"create-ca takes only --out, not {options.Keys.First(k => k != "--out")}");
-                using var ca = ClusterCertificates.CreateCa();
-                ClusterCertificates.WriteCa(ca, outDirectory);
-                output.WriteLine($"CA '{ca.Subject}' (valid until {ca.NotAfter:yyyy-MM-dd}) written to {Path.GetFullPath(outDirectory)}: " +
-                                 $"{ClusterCertificates.CaCertificateFile}, {ClusterCertificates.CaKeyFile} (keep the key off the nodes)");
-                return 0;
-            }
-            if (!options.TryGetValue("--ca", out var cas) || cas.Count != 1) return Bad(error, "--ca DIR is needed, once (the directory of create-ca)");
-            if (!options.TryGetValue("--name", out var names) || names.Count != 1) return Bad(error, "--name NAME is needed, once");
-            if (names[0].Length == 0 || names[0].Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
-                return Bad(error, $"--name '{names[0]}' must be letters, digits, '-', '_' or '.'");
-            var hosts = options.GetValueOrDefault("--host") ?? [];
-            if (hosts.FirstOrDefault(h => Uri.CheckHostName(h) == UriHostNameType.Unknown) is { } badHost)
-                return Bad(error, $"--host '{badHost}' is not a host name or IP address");
-            if (options.Keys.FirstOrDefault(k => k is not ("--out" or "--ca" or "--name" or "--host")) is { } other)
-                return Bad(error, $"create-node does not take {other}");
-            using var authority = ClusterCertificates.ReadCa(cas[0]);
-            using var node = ClusterCertificates.CreateNode(authority, names[0], hosts);
-            ClusterCertificates.WriteNode(node, authority, outDirectory);
-            output.WriteLine($"node certificate '{node.Subject}' for {string.Join(", ", hosts.Concat(ClusterCertificates.DefaultHosts).Distinct())} " +
-                             $"(valid until {node.NotAfter:yyyy-MM-dd}) written to {Path.GetFullPath(outDirectory)}: " +
-                             $"{ClusterCertificates.NodeCertificateFile}, {ClusterCertificates.NodeKeyFile}, {ClusterCertificates.NodePkcs12File}, {ClusterCertificates.CaCertificateFile}");
+            write();
             return 0;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or CryptographicException)
         {
             // A missing CA, a key that is there already or a directory that cannot be written: the user's to fix.
-            return Bad(error, e.Message);
+            parsed.InvocationConfiguration.Error.WriteLine($"cluster-node cert: {e.Message}");
+            return CommandLine.Usage;
         }
-    }
-
-    /// <summary>Options as "--name value" pairs; a repeated option keeps every value (--host).</summary>
-    private static bool TryParse(string[] args, out Dictionary<string, List<string>> options, out string problem)
-    {
-        options = new Dictionary<string, List<string>>();
-        for (var i = 0; i < args.Length; i += 2)
-        {
-            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal))
-            {
-                problem = $"'{args[i]}' is not an option with a value";
-                return false;
-            }
-            if (args[i + 1].Length == 0)
-            {
-                problem = $"{args[i]} needs a non-empty value";
-                return false;
-            }
-            if (!options.TryGetValue(args[i], out var values)) options[args[i]] = values = [];
-            values.Add(args[i + 1]);
-        }
-        problem = "";
-        return true;
-    }
-
-    private static int Bad(TextWriter error, string problem)
-    {
-        error.WriteLine($"cluster-node cert: {problem}");
-        return CommandLine.Usage;
     }
 }

@@ -1,10 +1,12 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 
 namespace ClusterNode.Node.Commands;
 
-/// <summary>What the client commands share: their options, their HTTP client and their table layout.</summary>
+/// <summary>What the commands share: their options (System.CommandLine), their HTTP client and their table layout.</summary>
 internal static class CommandLine
 {
     public const int Usage = 2;
@@ -15,63 +17,74 @@ internal static class CommandLine
     /// <summary>Where the bearer token comes from when --token is not given (a flag would show it in `ps`).</summary>
     public const string TokenVariable = "CLUSTER_NODE_TOKEN";
 
-    /// <summary>
-    /// Takes --token TOKEN out of <paramref name="options"/> (else the token is CLUSTER_NODE_TOKEN's, or none): the
-    /// other options and the token, or null (with the reason written) when --token has no value or one that cannot be
-    /// sent in a header.
-    /// </summary>
-    public static (string[] Options, string? Token)? WithToken(string[] options, TextWriter error)
+    /// <summary>--url URL, one node's HTTP API (default: a node on the defaults).</summary>
+    public static Option<Uri> UrlOption() => new("--url")
     {
-        var rest = new List<string>();
-        string? token = null;
-        for (var i = 0; i < options.Length; i++)
+        Description = "the node's HTTP API",
+        HelpName = "URL",
+        DefaultValueFactory = _ => DefaultUrl,
+        CustomParser = result => ParseUrl(result, result.Tokens.Single().Value),
+    };
+
+    /// <summary>--url URL, repeated: several nodes.</summary>
+    public static Option<Uri[]> UrlsOption(string description) => new("--url")
+    {
+        Description = description,
+        HelpName = "URL",
+        Required = true,
+        CustomParser = result => result.Tokens.Select(t => ParseUrl(result, t.Value)).OfType<Uri>().ToArray(),
+    };
+
+    private static Uri? ParseUrl(ArgumentResult result, string text)
+    {
+        if (Uri.TryCreate(text, UriKind.Absolute, out var url) && url.Scheme is "http" or "https") return url;
+        result.AddError($"--url '{text}' is not an http URL");
+        return null;
+    }
+
+    /// <summary>
+    /// --token TOKEN; without it, CLUSTER_NODE_TOKEN's, read by <see cref="TryToken"/> rather than as a default value,
+    /// which --help would print.
+    /// </summary>
+    public static Option<string?> TokenOption() => new("--token")
+    {
+        Description = $"the API's bearer token [default: ${TokenVariable}, which keeps it out of `ps`]",
+        HelpName = "TOKEN",
+    };
+
+    /// <summary>
+    /// The token of --token or CLUSTER_NODE_TOKEN (or none); false, with the reason written, when it cannot be sent in
+    /// a header.
+    /// </summary>
+    public static bool TryToken(ParseResult parsed, Option<string?> option, TextWriter error, out string? token)
+    {
+        token = parsed.GetResult(option) is { Implicit: false }
+            ? parsed.GetValue(option)
+            : Environment.GetEnvironmentVariable(TokenVariable)?.Trim() is { Length: > 0 } variable ? variable : null;
+        if (token is "")
         {
-            if (options[i] != "--token")
-            {
-                rest.Add(options[i]);
-                continue;
-            }
-            if (i + 1 >= options.Length || options[i + 1].Length == 0)
-            {
-                error.WriteLine("--token needs a value (the token, not its sha256)");
-                return null;
-            }
-            token = options[++i];
+            error.WriteLine("--token needs a value (the token, not its sha256)");
+            return false;
         }
-        token ??= Environment.GetEnvironmentVariable(TokenVariable)?.Trim() is { Length: > 0 } variable ? variable : null;
         // A header cannot carry spaces or control characters: say so here rather than as an exception from HttpClient.
         if (token is not null && !token.All(c => c is > ' ' and < (char)127))
         {
             error.WriteLine("--token (or CLUSTER_NODE_TOKEN) holds a space or a character that is not printable ASCII");
-            return null;
+            return false;
         }
-        return (rest.ToArray(), token);
+        return true;
     }
 
-    /// <summary>The --url values in order; null (with the reason written) when an option is wrong.</summary>
-    public static List<Uri>? Urls(string[] options, TextWriter error)
+    /// <summary>Refuses an empty value (`--out ""`): a path or a name must say something.</summary>
+    public static T NotEmpty<T>(this T option) where T : Option
     {
-        var urls = new List<Uri>();
-        for (var i = 0; i < options.Length; i += 2)
+        option.Validators.Add(result =>
         {
-            if (options[i] != "--url" || i + 1 >= options.Length)
-            {
-                error.WriteLine($"unknown or incomplete option '{options[i]}' (expected --url URL or --token TOKEN)");
-                return null;
-            }
-            if (!Uri.TryCreate(options[i + 1], UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
-            {
-                error.WriteLine($"--url '{options[i + 1]}' is not an http URL");
-                return null;
-            }
-            urls.Add(url);
-        }
-        return urls;
+            if (result.Tokens.FirstOrDefault(t => t.Value.Length == 0) is not null)
+                result.AddError($"{option.Name} needs a non-empty value");
+        });
+        return option;
     }
-
-    /// <summary>The node a command talks to: the first --url, or a node on the defaults; null (reason written) on bad options.</summary>
-    public static Uri? NodeUrl(string[] options, TextWriter error) =>
-        Urls(options, error) is { } urls ? urls.FirstOrDefault() ?? DefaultUrl : null;
 
     public static HttpClient Client(string? token)
     {
@@ -110,22 +123,18 @@ internal static class CommandLine
         return $"{(int)response.StatusCode} {reason}{hint}";
     }
 
-    /// <summary>
-    /// GETs <paramref name="path"/> from the node of the first --url (default: a node on the defaults). Exit is set
-    /// (with the reason written) when the options are wrong or the node cannot be read.
-    /// </summary>
-    public static async Task<(int? Exit, Uri Url, JsonElement Body)> ReadFromNode(string command, string path, string[] options, TextWriter error)
+    /// <summary>GETs <paramref name="path"/> from the node; Exit is set (with the reason written) when it cannot be read.</summary>
+    public static async Task<(int? Exit, JsonElement Body)> ReadFromNode(string command, Uri url, string path, string? token, TextWriter error)
     {
-        if (WithToken(options, error) is not ({ } rest, var token) || NodeUrl(rest, error) is not { } url) return (Usage, DefaultUrl, default);
         using var client = Client(token);
         try
         {
-            return (null, url, await GetJsonAsync(client, new Uri(url, path)));
+            return (null, await GetJsonAsync(client, new Uri(url, path)));
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)
         {
             error.WriteLine($"cluster-node {command}: cannot read {new Uri(url, path)}: {e.Message}");
-            return (1, url, default);
+            return (1, default);
         }
     }
 

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Net.Http.Json;
 using System.Text.Json;
 
@@ -10,18 +11,30 @@ namespace ClusterNode.Node.Commands;
 /// </summary>
 public static class DownCommand
 {
-    public static async Task<int> RunAsync(string[] options, TextWriter output, TextWriter error)
+    public static Command Command()
     {
-        if (options.Length == 0 || options[0].StartsWith("--", StringComparison.Ordinal))
+        var address = new Argument<string>("ADDRESS") { Description = "the member's address, as `cluster-node members` shows it" };
+        var url = CommandLine.UrlOption();
+        var token = CommandLine.TokenOption();
+        var command = new Command("down", "remove a dead member from the cluster (an operator's decision; it can only come back as a new incarnation)")
         {
-            error.WriteLine("usage: cluster-node down ADDRESS [--url URL] [--token TOKEN]  (ADDRESS as `cluster-node members` shows it)");
-            return CommandLine.Usage;
-        }
-        if (CommandLine.WithToken(options[1..], error) is not ({ } rest, var token) || CommandLine.NodeUrl(rest, error) is not { } url) return CommandLine.Usage;
+            address, url, token,
+        };
+        command.SetAction(async parsed =>
+        {
+            var (output, error) = (parsed.InvocationConfiguration.Output, parsed.InvocationConfiguration.Error);
+            if (!CommandLine.TryToken(parsed, token, error, out var bearer)) return CommandLine.Usage;
+            return await RunAsync(parsed.GetRequiredValue(address), parsed.GetRequiredValue(url), bearer, output, error);
+        });
+        return command;
+    }
+
+    public static async Task<int> RunAsync(string address, Uri url, string? token, TextWriter output, TextWriter error)
+    {
         using var client = CommandLine.Client(token);
         try
         {
-            var response = await client.PostAsJsonAsync(new Uri(url, "/members/down"), new { address = options[0] });
+            var response = await client.PostAsJsonAsync(new Uri(url, "/members/down"), new { address });
             if (!response.IsSuccessStatusCode)
             {
                 error.WriteLine($"cluster-node down: {await CommandLine.Refusal(response)}");
@@ -29,7 +42,7 @@ public static class DownCommand
                 if ((int)response.StatusCode is 401 or 403) return 1;
                 return (int)response.StatusCode is >= 400 and < 500 ? CommandLine.Usage : 1;
             }
-            output.WriteLine($"{options[0]} is marked down; the cluster removes it, and it can only come back as a new incarnation");
+            output.WriteLine($"{address} is marked down; the cluster removes it, and it can only come back as a new incarnation");
             return 0;
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)

@@ -10,14 +10,16 @@ internal static class RunCommand
 {
     private const int Usage = CommandLine.Usage;
 
-    public static async Task<int> RunAsync(string[] options)
+    /// <param name="layers">--config FILE and --set path=value in the order given, later ones winning.</param>
+    public static async Task<int> RunAsync(IReadOnlyList<(string Option, string Value)> layers)
     {
         Config config;
         HttpSettings httpSettings;
         IReadOnlyList<string> insecure;
         try
         {
-            config = Load(options);
+            config = Load(layers);
+            ConfigurationKeys.CheckKnown(config);
             httpSettings = HttpSettings.Create(config.WithDefaults());
             insecure = SecureDefaults.Enforce(config, httpSettings);
         }
@@ -88,23 +90,18 @@ internal static class RunCommand
     }
 
     /// <summary>--config files and --set lines in order, later ones winning, over a single cluster member on loopback.</summary>
-    private static Config Load(string[] options)
+    private static Config Load(IReadOnlyList<(string Option, string Value)> layers)
     {
         // Not NodeHost.ClusterDefaults itself: the host puts those under whatever this returns.
         var config = Config.Empty;
-        for (var i = 0; i < options.Length; i++)
+        foreach (var (option, value) in layers)
         {
-            var value = i + 1 < options.Length ? options[i + 1] : throw new ArgumentException($"{options[i]} needs a value");
-            Config layer = options[i] switch
-            {
-                "--config" => File.Exists(value)
+            var layer = option == "--config"
+                ? File.Exists(value)
                     ? ConfigurationFactory.ParseString(File.ReadAllText(value))
-                    : throw new ArgumentException($"config file '{value}' does not exist"),
-                "--set" => ConfigurationFactory.ParseString(value),
-                _ => throw new ArgumentException($"unknown option '{options[i]}'"),
-            };
+                    : throw new ArgumentException($"config file '{value}' does not exist")
+                : ConfigurationFactory.ParseString(value);
             config = layer.WithFallback(config);
-            i++;
         }
         return config;
     }

@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.CommandLine;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -10,25 +11,21 @@ namespace ClusterNode.Node.Commands;
 /// </summary>
 public static class TokenCommand
 {
-    private const string UsageLine = "usage: cluster-node token create [--role read|write|admin]  (default role: read)";
-
-    public static int Run(string[] options, TextWriter output, TextWriter error)
+    public static Command Command()
     {
-        if (options.FirstOrDefault() != "create")
+        var role = new Option<string>("--role")
         {
-            error.WriteLine(UsageLine);
-            return CommandLine.Usage;
-        }
-        var role = "read";
-        for (var i = 1; i < options.Length; i += 2)
-        {
-            if (options[i] != "--role" || i + 1 >= options.Length || options[i + 1] is not ("read" or "write" or "admin"))
-            {
-                error.WriteLine($"unknown or incomplete option '{string.Join(' ', options[i..Math.Min(i + 2, options.Length)])}' (expected --role read, write or admin)");
-                return CommandLine.Usage;
-            }
-            role = options[i + 1];
-        }
+            Description = "what the token may do: read (GETs), write (also PUT, DELETE, POST), admin (everything)",
+            DefaultValueFactory = _ => "read",
+        };
+        role.AcceptOnlyFromAmong("read", "write", "admin");
+        var create = new Command("create", "a new random API token (line 1) and its entry for cluster-node.http.tokens (line 2)") { role };
+        create.SetAction(parsed => Create(parsed.GetRequiredValue(role), parsed.InvocationConfiguration.Output, parsed.InvocationConfiguration.Error));
+        return new Command("token", "API tokens") { create };
+    }
+
+    public static int Create(string role, TextWriter output, TextWriter error)
+    {
         // 256 random bits in base64url: no character a header or a shell needs quoted, and never mistaken for the
         // 64-hex-digit sha256 the configuration wants.
         var token = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));

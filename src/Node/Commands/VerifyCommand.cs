@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json;
 
 namespace ClusterNode.Node.Commands;
@@ -12,34 +13,36 @@ public static class VerifyCommand
 {
     private static readonly string[] DamagedStates = ["missing", "corrupt", "lost"];
 
-    public static async Task<int> RunAsync(string[] options, TextWriter output, TextWriter error)
+    public static Command Command()
     {
-        if (CommandLine.WithToken(options, error) is not ({ } withoutToken, var token)) return CommandLine.Usage;
-        options = withoutToken;
-        var deep = false;
-        var maxAgeSeconds = 0;
-        var rest = new List<string>();
-        for (var i = 0; i < options.Length; i++)
+        var urls = CommandLine.UrlsOption("a node's HTTP API; at least two");
+        urls.Validators.Add(result =>
         {
-            if (options[i] == "--deep") deep = true;
-            else if (options[i] == "--max-age")
-            {
-                if (i + 1 >= options.Length || !int.TryParse(options[i + 1], out maxAgeSeconds) || maxAgeSeconds < 0)
-                {
-                    error.WriteLine("--max-age needs a whole number of seconds, 0 or more");
-                    return CommandLine.Usage;
-                }
-                i++;
-            }
-            else rest.Add(options[i]);
-        }
-        var urls = CommandLine.Urls(rest.ToArray(), error);
-        if (urls is null) return CommandLine.Usage;
-        if (urls.Count < 2)
+            if (result.Tokens.Count < 2) result.AddError("verify compares nodes: give at least two --url");
+        });
+        var deep = new Option<bool>("--deep") { Description = "every node hashes its actual blob files, so a file missing, rotten or lost anywhere is a difference too" };
+        var maxAge = new Option<int>("--max-age")
         {
-            error.WriteLine("usage: cluster-node verify [--deep [--max-age SECONDS]] --url URL --url URL... [--token TOKEN]  (at least two nodes)");
-            return CommandLine.Usage;
-        }
+            Description = "with --deep: a node may answer from a read or scrub of the file no older than this",
+            HelpName = "SECONDS",
+        };
+        maxAge.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 0) result.AddError("--max-age needs a whole number of seconds, 0 or more");
+        });
+        var token = CommandLine.TokenOption();
+        var command = new Command("verify", "compare the nodes' records, versions and blob hashes; exit 0 iff all hold the same") { urls, deep, maxAge, token };
+        command.SetAction(async parsed =>
+        {
+            var (output, error) = (parsed.InvocationConfiguration.Output, parsed.InvocationConfiguration.Error);
+            if (!CommandLine.TryToken(parsed, token, error, out var bearer)) return CommandLine.Usage;
+            return await RunAsync(parsed.GetRequiredValue(urls), parsed.GetValue(deep), parsed.GetValue(maxAge), bearer, output, error);
+        });
+        return command;
+    }
+
+    public static async Task<int> RunAsync(IReadOnlyList<Uri> urls, bool deep, int maxAgeSeconds, string? token, TextWriter output, TextWriter error)
+    {
         using var client = CommandLine.Client(token);
         try
         {

@@ -1,0 +1,144 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Spectre.Console;
+using Spectre.Console.Rendering;
+
+namespace ClusterNode.Node.Commands;
+
+/// <summary>
+/// <c>cluster-node status --watch</c>: reads /status every interval and redraws the peers table in place (Spectre.Console's
+/// live display) with a bar, rate and time left for each peer catching up; when stdout is not a terminal, it writes
+/// the same as `status` plus one line per catch-up at each read instead, which a log or a pipe can keep.
+/// </summary>
+internal static class StatusWatch
+{
+    public static async Task<int> RunAsync(Uri url, string? token, TimeSpan interval, int? count, TextWriter output, TextWriter error, CancellationToken cancellation)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        // Ctrl-C or SIGTERM ends the watch, not the process in the middle of a redraw.
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => { context.Cancel = true; stop.Cancel(); });
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; stop.Cancel(); });
+        using var client = CommandLine.Client(token);
+        var tracker = new CatchUpTracker();
+        var interactive = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+        var lastReadFailed = false;
+
+        async Task<bool> Reads(Func<Read, Task> show)
+        {
+            using var timer = new PeriodicTimer(interval);
+            var reads = 0;
+            try
+            {
+                do
+                {
+                    var read = await ReadAsync(client, url, tracker);
+                    lastReadFailed = read.Problem is not null;
+                    await show(read);
+                } while (++reads != count && await timer.WaitForNextTickAsync(stop.Token));
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                // Stopped by the user: the last read stays on the screen.
+            }
+            return true;
+        }
+
+        if (interactive)
+        {
+            await AnsiConsole.Live(new Text($"reading {url}status ...")).AutoClear(false).StartAsync(async live =>
+                await Reads(read =>
+                {
+                    live.UpdateTarget(Render(read, url, interval));
+                    live.Refresh();
+                    return Task.CompletedTask;
+                }));
+        }
+        else
+        {
+            await Reads(read =>
+            {
+                output.WriteLine($"--- {read.At:HH:mm:ss}");
+                if (read.Problem is { } problem) error.WriteLine($"cluster-node status: {problem}");
+                else
+                {
+                    StatusCommand.Print(read.Status, url, output);
+                    foreach (var (peer, progress) in read.Peers.Where(p => p.Progress.CatchingUp))
+                        output.WriteLine($"  {peer} catching up: {progress.Left} records left ({progress.Done:P0}), {Rate(progress)}, {TimeLeft(progress)}");
+                }
+                return output.FlushAsync();
+            });
+        }
+        return lastReadFailed ? 1 : 0;
+    }
+
+    private sealed record Read(DateTimeOffset At, JsonElement Status, IReadOnlyList<(string Peer, CatchUpTracker.Progress Progress)> Peers, string? Problem);
+
+    private static async Task<Read> ReadAsync(HttpClient client, Uri url, CatchUpTracker tracker)
+    {
+        var at = DateTimeOffset.Now;
+        try
+        {
+            var status = await CommandLine.GetJsonAsync(client, new Uri(url, "/status"));
+            var peers = status.GetProperty("peers").EnumerateArray()
+                .Select(p => (p.GetProperty("peer").GetString() ?? "", p))
+                .Select(p => (p.Item1, tracker.Observe(p.Item1, at, p.Item2.GetProperty("lag").GetInt64(), p.Item2.GetProperty("durable").GetInt64())))
+                .ToList();
+            return new Read(at, status, peers, null);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            // A node restarting or briefly unreachable: say so and keep watching.
+            return new Read(at, default, [], $"cannot read {new Uri(url, "/status")}: {e.Message}");
+        }
+    }
+
+    private static string Rate(CatchUpTracker.Progress progress) =>
+        progress.RecordsPerSecond is { } rate ? $"{rate:N0} records/s" : "rate after the next read";
+
+    private static string TimeLeft(CatchUpTracker.Progress progress) =>
+        progress.TimeLeft is { } left ? $"about {left:hh\\:mm\\:ss} left" : "time left unknown (not gaining)";
+
+    private static IRenderable Render(Read read, Uri url, TimeSpan interval)
+    {
+        var title = new Markup($"[bold]cluster-node status[/] {Markup.Escape(url.ToString())} at {read.At:HH:mm:ss}, every {interval.TotalSeconds:0.###}s; Ctrl-C stops");
+        if (read.Problem is { } problem) return new Rows(title, new Markup($"[red]{Markup.Escape(problem)}[/]"));
+
+        var status = read.Status;
+        var lines = new List<IRenderable>
+        {
+            title,
+            new Text($"node {status.GetProperty("nodeId").GetString()}, last sequence {status.GetProperty("lastSequence").GetInt64()}"),
+        };
+        if (status.TryGetProperty("writesRefused", out var refused) && refused.ValueKind == JsonValueKind.String)
+            lines.Add(new Markup($"[red]WRITES REFUSED: {Markup.Escape(refused.GetString() ?? "")}[/]"));
+        foreach (var member in status.GetProperty("members").EnumerateArray())
+            lines.Add(new Text($"member {member.GetProperty("address").GetString()} {member.GetProperty("status").GetString()}" +
+                               (member.GetProperty("reachable").GetBoolean() ? "" : " UNREACHABLE")));
+
+        var table = new Table().Border(TableBorder.Simple)
+            .AddColumns("peer", "mode", "committed", "durable", "persisted", "outstanding blobs", "gap", "lag", "catch-up", "rate", "time left");
+        var progressByPeer = read.Peers.ToDictionary(p => p.Peer, p => p.Progress);
+        foreach (var peer in status.GetProperty("peers").EnumerateArray())
+        {
+            var name = peer.GetProperty("peer").GetString() ?? "";
+            var progress = progressByPeer[name];
+            table.AddRow(
+                new Text(name), new Text(peer.GetProperty("mode").GetString() ?? ""),
+                new Text(peer.GetProperty("committed").GetInt64().ToString()), new Text(peer.GetProperty("durable").GetInt64().ToString()),
+                new Text(peer.GetProperty("persistedCursor").GetInt64().ToString()), new Text(peer.GetProperty("outstandingBlobs").GetInt64().ToString()),
+                new Text(peer.GetProperty("blobGap").GetInt64().ToString()), new Text(peer.GetProperty("lag").GetInt64().ToString()),
+                progress.CatchingUp
+                    ? new BreakdownChart().Width(24).HideTags()
+                        .AddItem("done", Math.Max(progress.Total - progress.Left, 0), Color.Green)
+                        .AddItem("left", progress.Left, Color.Grey)
+                    : new Markup("[green]caught up[/]"),
+                new Text(progress.CatchingUp ? Rate(progress) : ""),
+                new Text(progress.CatchingUp ? TimeLeft(progress) : ""));
+        }
+        lines.Add(read.Peers.Count == 0 ? new Text("(no peers)") : table);
+        foreach (var peer in status.GetProperty("peers").EnumerateArray())
+            if (peer.GetProperty("lastProblem").GetString() is { } problem2)
+                lines.Add(new Markup($"[yellow]{Markup.Escape(peer.GetProperty("peer").GetString() ?? "")}: last problem: {Markup.Escape(problem2)}[/]"));
+        return new Rows(lines);
+    }
+}

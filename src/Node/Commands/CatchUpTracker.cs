@@ -42,7 +42,7 @@ internal sealed class CatchUpTracker
         if (samples.Count < 2 || seconds <= 0) return new Progress(lag, peak, null, null);
         var rate = (durable - first.Durable) / seconds;
         var closing = (first.Lag - lag) / seconds;
-        TimeSpan? left = lag == 0 ? TimeSpan.Zero : closing > 0 ? TimeSpan.FromSeconds(Math.Min(lag / closing, TimeSpan.FromDays(365).TotalSeconds)) : null;
+        TimeSpan? left = lag == 0 ? TimeSpan.Zero : closing > 0 ? TimeSpan.FromSeconds(Math.Ceiling(Math.Min(lag / closing, TimeSpan.FromDays(365).TotalSeconds))) : null;
         return new Progress(lag, peak, rate, left);
     }
 }

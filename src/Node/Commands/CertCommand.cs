@@ -38,13 +38,14 @@ public static class CertCommand
         var name = new Option<string>("--name") { Description = "the node's name (letters, digits, '-', '_', '.')", Required = true }.NotEmpty();
         name.Validators.Add(result =>
         {
-            if (result.GetValueOrDefault<string>() is { Length: > 0 } value && value.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+            // The tokens, not the value: reading a value that did not convert throws (see CommandLine.AtLeast).
+            if (result.Tokens.Select(t => t.Value).FirstOrDefault(v => v.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))) is { } value)
                 result.AddError($"--name '{value}' must be letters, digits, '-', '_' or '.'");
         });
         var hosts = new Option<string[]>("--host") { Description = "a host name or IP address the certificate is for (repeatable; localhost and 127.0.0.1 always)", HelpName = "H" };
         hosts.Validators.Add(result =>
         {
-            if (result.GetValueOrDefault<string[]>()?.FirstOrDefault(h => Uri.CheckHostName(h) == UriHostNameType.Unknown) is { } bad)
+            if (result.Tokens.Select(t => t.Value).FirstOrDefault(h => Uri.CheckHostName(h) == UriHostNameType.Unknown) is { } bad)
                 result.AddError($"--host '{bad}' is not a host name or IP address");
         });
         var outDirectory = Out("the directory to write node.crt, node.key, node.pfx and ca.crt to");

@@ -75,6 +75,19 @@ internal static class CommandLine
         return true;
     }
 
+    /// <summary>
+    /// Refuses a whole number below <paramref name="min"/>. It reads the token, not the value: a validator runs even when
+    /// the value could not be converted (System.CommandLine reports that one itself), and reading it then throws.
+    /// </summary>
+    public static T AtLeast<T>(this T option, int min, string problem) where T : Option
+    {
+        option.Validators.Add(result =>
+        {
+            if (result.Tokens.Count == 1 && int.TryParse(result.Tokens[0].Value, out var value) && value < min) result.AddError(problem);
+        });
+        return option;
+    }
+
     /// <summary>Refuses an empty value (`--out ""`): a path or a name must say something.</summary>
     public static T NotEmpty<T>(this T option) where T : Option
     {

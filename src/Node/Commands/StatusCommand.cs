@@ -30,10 +30,7 @@ public static class StatusCommand
             Description = "with --watch: stop after this many reads (for a script or a log) instead of at Ctrl-C",
             HelpName = "N",
         };
-        count.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int?>() is < 1) result.AddError("--count needs a whole number, 1 or more");
-        });
+        count.AtLeast(1, "--count needs a whole number, 1 or more");
         var command = new Command("status", "the node's peers, cursors and lag, as a table") { url, token, watch, interval, count };
         command.Validators.Add(result =>
         {

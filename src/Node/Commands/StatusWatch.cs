@@ -63,7 +63,7 @@ internal static class StatusWatch
                 {
                     StatusCommand.Print(read.Status, url, output);
                     foreach (var (peer, progress) in read.Peers.Where(p => p.Progress.CatchingUp))
-                        output.WriteLine($"  {peer} catching up: {progress.Left} records left ({progress.Done:P0}), {Rate(progress)}, {TimeLeft(progress)}");
+                        output.WriteLine($"  {peer} catching up: {progress.Left} records left ({progress.Done * 100:0}%), {Rate(progress)}, {TimeLeft(progress)}");
                 }
                 return output.FlushAsync();
             });
@@ -115,8 +115,11 @@ internal static class StatusWatch
             lines.Add(new Text($"member {member.GetProperty("address").GetString()} {member.GetProperty("status").GetString()}" +
                                (member.GetProperty("reachable").GetBoolean() ? "" : " UNREACHABLE")));
 
+        // Fewer columns than `status` prints, to fit an 80-column terminal with the bar: committed and persisted are
+        // in `status` itself.
         var table = new Table().Border(TableBorder.Simple)
-            .AddColumns("peer", "mode", "committed", "durable", "persisted", "outstanding blobs", "gap", "lag", "catch-up", "rate", "time left");
+            .AddColumns("peer", "mode", "durable", "lag", "blobs due", "catch-up", "rate", "left");
+        table.Columns[0].NoWrap();
         var progressByPeer = read.Peers.ToDictionary(p => p.Peer, p => p.Progress);
         foreach (var peer in status.GetProperty("peers").EnumerateArray())
         {
@@ -124,16 +127,15 @@ internal static class StatusWatch
             var progress = progressByPeer[name];
             table.AddRow(
                 new Text(name), new Text(peer.GetProperty("mode").GetString() ?? ""),
-                new Text(peer.GetProperty("committed").GetInt64().ToString()), new Text(peer.GetProperty("durable").GetInt64().ToString()),
-                new Text(peer.GetProperty("persistedCursor").GetInt64().ToString()), new Text(peer.GetProperty("outstandingBlobs").GetInt64().ToString()),
-                new Text(peer.GetProperty("blobGap").GetInt64().ToString()), new Text(peer.GetProperty("lag").GetInt64().ToString()),
+                new Text(peer.GetProperty("durable").GetInt64().ToString()), new Text(peer.GetProperty("lag").GetInt64().ToString()),
+                new Text(peer.GetProperty("outstandingBlobs").GetInt64().ToString()),
                 progress.CatchingUp
-                    ? new BreakdownChart().Width(24).HideTags()
+                    ? new BreakdownChart().Width(12).HideTags()
                         .AddItem("done", Math.Max(progress.Total - progress.Left, 0), Color.Green)
                         .AddItem("left", progress.Left, Color.Grey)
                     : new Markup("[green]caught up[/]"),
-                new Text(progress.CatchingUp ? Rate(progress) : ""),
-                new Text(progress.CatchingUp ? TimeLeft(progress) : ""));
+                new Text(progress is { CatchingUp: true, RecordsPerSecond: { } rate } ? $"{rate:N0}/s" : ""),
+                new Text(progress is { CatchingUp: true, TimeLeft: { } left } ? $"{left:h\\:mm\\:ss}" : ""));
         }
         lines.Add(read.Peers.Count == 0 ? new Text("(no peers)") : table);
         foreach (var peer in status.GetProperty("peers").EnumerateArray())

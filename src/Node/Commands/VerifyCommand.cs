@@ -26,10 +26,7 @@ public static class VerifyCommand
             Description = "with --deep: a node may answer from a read or scrub of the file no older than this",
             HelpName = "SECONDS",
         };
-        maxAge.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int>() < 0) result.AddError("--max-age needs a whole number of seconds, 0 or more");
-        });
+        maxAge.AtLeast(0, "--max-age needs a whole number of seconds, 0 or more");
         var token = CommandLine.TokenOption();
         var command = new Command("verify", "compare the nodes' records, versions and blob hashes; exit 0 iff all hold the same") { urls, deep, maxAge, token };
         command.SetAction(async parsed =>

@@ -7,7 +7,6 @@ using System.Text.Json;
 using Akka.Configuration;
 using ClusterNode.Actors;
 using ClusterNode.Node;
-using ClusterNode.Node.Commands;
 using ClusterNode.Node.Http;
 using ClusterNode.Tests.Replication;
 using ClusterNode.Tests.Support;
@@ -134,25 +133,25 @@ public sealed class ApiAuthenticationSpec(TokenNode node, ITestOutputHelper outp
     {
         var url = node.Http.Url.ToString();
         var (output1, error1) = (new StringWriter(), new StringWriter());
-        Assert.Equal(0, await StatusCommand.RunAsync(["--url", url, "--token", TokenNode.ReadToken], output1, error1));
+        Assert.Equal(0, await NodeCommand.InvokeAsync(["status", "--url", url, "--token", TokenNode.ReadToken], output1, error1));
         Assert.Contains($"node {node.Host.Store.NodeId}", output1.ToString());
 
         var (output2, error2) = (new StringWriter(), new StringWriter());
-        Assert.Equal(1, await StatusCommand.RunAsync(["--token", "not-a-token", "--url", url], output2, error2));
+        Assert.Equal(1, await NodeCommand.InvokeAsync(["status", "--token", "not-a-token", "--url", url], output2, error2));
         output.WriteLine(error2.ToString());
         Assert.Contains("401", error2.ToString());
         Assert.Contains("--token", error2.ToString());
 
         var (output3, error3) = (new StringWriter(), new StringWriter());
-        Assert.Equal(2, await StatusCommand.RunAsync(["--url", url, "--token"], output3, error3));
-        Assert.Contains("--token needs a value", error3.ToString());
+        Assert.Equal(2, await NodeCommand.InvokeAsync(["status", "--url", url, "--token"], output3, error3));
+        Assert.Contains("'--token'", error3.ToString());
     }
 
     [Fact]
     public async Task Down_with_a_write_token_must_be_refused_as_forbidden_not_as_bad_usage()
     {
         var (stdout, stderr) = (new StringWriter(), new StringWriter());
-        var exit = await DownCommand.RunAsync(["akka.tcp://cluster-node@127.0.0.1:1", "--url", node.Http.Url.ToString(), "--token", TokenNode.WriteToken], stdout, stderr);
+        var exit = await NodeCommand.InvokeAsync(["down", "akka.tcp://cluster-node@127.0.0.1:1", "--url", node.Http.Url.ToString(), "--token", TokenNode.WriteToken], stdout, stderr);
         output.WriteLine(stderr.ToString());
         Assert.Equal(1, exit);
         Assert.Contains("403", stderr.ToString());

@@ -175,7 +175,7 @@ public sealed class HttpApiSpec : InProcessNodeSpec
 
         var output = new StringWriter();
         var error = new StringWriter();
-        Assert.Equal(0, await ClusterNode.Node.Commands.MembersCommand.RunAsync(["--url", a.Http.Url.ToString()], output, error));
+        Assert.Equal(0, await NodeCommand.InvokeAsync(["members", "--url", a.Http.Url.ToString()], output, error));
         Assert.Contains(b.Host.Cluster.SelfAddress.ToString(), output.ToString());
 
         foreach (var (body, status) in new[]
@@ -191,7 +191,7 @@ public sealed class HttpApiSpec : InProcessNodeSpec
             Assert.False(string.IsNullOrEmpty((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString()));
         }
         Assert.Equal(2, a.Host.Cluster.State.Members.Count);
-        Assert.Equal(2, await ClusterNode.Node.Commands.DownCommand.RunAsync([], output, error)); // no address: usage
+        Assert.Equal(2, await NodeCommand.InvokeAsync(["down"], output, error)); // no address: usage
     }
 
     [Fact]

@@ -23,7 +23,7 @@ internal static class StatusWatch
         var interactive = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
         var lastReadFailed = false;
 
-        async Task<bool> Reads(Func<Read, Task> show)
+        async Task Reads(Func<Read, Task> show)
         {
             using var timer = new PeriodicTimer(interval);
             var reads = 0;
@@ -40,13 +40,12 @@ internal static class StatusWatch
             {
                 // Stopped by the user: the last read stays on the screen.
             }
-            return true;
         }
 
         if (interactive)
         {
-            await AnsiConsole.Live(new Text($"reading {url}status ...")).AutoClear(false).StartAsync(async live =>
-                await Reads(read =>
+            await AnsiConsole.Live(new Text($"reading {url}status ...")).AutoClear(false).StartAsync(live =>
+                Reads(read =>
                 {
                     live.UpdateTarget(Render(read, url, interval));
                     live.Refresh();

@@ -46,34 +46,45 @@ internal static class CommandLine
     /// --token TOKEN; without it, CLUSTER_NODE_TOKEN's, read by <see cref="TryToken"/> rather than as a default value,
     /// which --help would print.
     /// </summary>
-    public static Option<string?> TokenOption() => new("--token")
+    public static Option<string?> TokenOption()
     {
-        Description = $"the API's bearer token [default: ${TokenVariable}, which keeps it out of `ps`]",
-        HelpName = "TOKEN",
-    };
+        var option = new Option<string?>("--token")
+        {
+            Description = $"the API's bearer token [default: ${TokenVariable}, which keeps it out of `ps`]",
+            HelpName = "TOKEN",
+        };
+        option.Validators.Add(result =>
+        {
+            if (result.Tokens.Select(t => TokenProblem(t.Value, "--token")).FirstOrDefault(p => p is not null) is { } problem) result.AddError(problem);
+        });
+        return option;
+    }
 
     /// <summary>
-    /// The token of --token or CLUSTER_NODE_TOKEN (or none); false, with the reason written, when it cannot be sent in
-    /// a header.
+    /// The token of --token (checked by its parser) or else of CLUSTER_NODE_TOKEN, or none; false, with the reason
+    /// written, when the variable's cannot be sent in a header.
     /// </summary>
     public static bool TryToken(ParseResult parsed, Option<string?> option, TextWriter error, out string? token)
     {
-        token = parsed.GetResult(option) is { Implicit: false }
-            ? parsed.GetValue(option)
-            : Environment.GetEnvironmentVariable(TokenVariable)?.Trim() is { Length: > 0 } variable ? variable : null;
-        if (token is "")
+        if (parsed.GetResult(option) is { Implicit: false })
         {
-            error.WriteLine("--token needs a value (the token, not its sha256)");
-            return false;
+            token = parsed.GetValue(option);
+            return true;
         }
-        // A header cannot carry spaces or control characters: say so here rather than as an exception from HttpClient.
-        if (token is not null && !token.All(c => c is > ' ' and < (char)127))
+        token = Environment.GetEnvironmentVariable(TokenVariable)?.Trim() is { Length: > 0 } variable ? variable : null;
+        if (token is not null && TokenProblem(token, TokenVariable) is { } problem)
         {
-            error.WriteLine("--token (or CLUSTER_NODE_TOKEN) holds a space or a character that is not printable ASCII");
+            error.WriteLine($"cluster-node: {problem}");
             return false;
         }
         return true;
     }
+
+    private static string? TokenProblem(string token, string source) =>
+        token.Length == 0 ? $"{source} needs a value (the token, not its sha256)"
+        // A header cannot carry spaces or control characters: say so here rather than as an exception from HttpClient.
+        : !token.All(c => c is > ' ' and < (char)127) ? $"{source} holds a space or a character that is not printable ASCII"
+        : null;
 
     /// <summary>
     /// Refuses a whole number below <paramref name="min"/>. It reads the token, not the value: a validator runs even when

@@ -57,6 +57,8 @@ public sealed class CommandLineSpec : NodeProcessSpec
     [InlineData("status --watch --interval soon", "--interval 'soon' is not a duration")]
     [InlineData("status --watch --count 0", "--count needs a whole number, 1 or more")]
     [InlineData("status --token", "'--token'")]
+    [InlineData("members --token EMPTY", "--token needs a value")]
+    [InlineData("down a --token SPACED", "--token holds a space")]
     [InlineData("verify --url http://a", "at least two --url")]
     [InlineData("verify --url http://a --url http://b --max-age -1", "--max-age needs a whole number of seconds")]
     [InlineData("verify --url http://a --url http://b --max-age ten", "'ten'")]
@@ -154,7 +156,9 @@ public sealed class CommandLineSpec : NodeProcessSpec
         await Client.Healthy(b);
     }
 
-    private static string[] Words(string arguments) => arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+    /// <summary>The words of <paramref name="arguments"/>; EMPTY stands for "" and SPACED for a value with a space.</summary>
+    private static string[] Words(string arguments) =>
+        arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(w => w switch { "EMPTY" => "", "SPACED" => "a b", _ => w }).ToArray();
 
     private static async Task<(int Exit, string Output, string Error)> InProcess(string[] args)
     {

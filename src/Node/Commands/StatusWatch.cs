@@ -62,7 +62,7 @@ internal static class StatusWatch
                 {
                     StatusCommand.Print(read.Status, url, output);
                     foreach (var (peer, progress) in read.Peers.Where(p => p.Progress.CatchingUp))
-                        output.WriteLine($"  {peer} catching up: {progress.Left} records left ({progress.Done * 100:0}%), {Rate(progress)}, {TimeLeft(progress)}");
+                        output.WriteLine($"  {peer} catching up: {progress.Left} records left ({progress.Done * 100:0}%), {Pace(progress)}");
                 }
                 return output.FlushAsync();
             });
@@ -91,11 +91,12 @@ internal static class StatusWatch
         }
     }
 
-    private static string Rate(CatchUpTracker.Progress progress) =>
-        progress.RecordsPerSecond is { } rate ? $"{rate:N0} records/s" : "rate after the next read";
-
-    private static string TimeLeft(CatchUpTracker.Progress progress) =>
-        progress.TimeLeft is { } left ? $"about {left:hh\\:mm\\:ss} left" : "time left unknown (not gaining)";
+    private static string Pace(CatchUpTracker.Progress progress) => progress switch
+    {
+        { RecordsPerSecond: null } => "rate and time left from the next read",
+        { TimeLeft: { } left } => $"{progress.RecordsPerSecond:N0} records/s, about {left:hh\\:mm\\:ss} left",
+        _ => $"{progress.RecordsPerSecond:N0} records/s, not gaining on the peer's writes",
+    };
 
     private static IRenderable Render(Read read, Uri url, TimeSpan interval)
     {

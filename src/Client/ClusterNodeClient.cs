@@ -10,8 +10,9 @@ namespace ClusterNode.Client;
 /// A typed client of one cluster-node's HTTP API: records, batches, blobs streamed both ways (a download verified
 /// against its sha256 as it streams), status, members and health. Every refusal of the node becomes a
 /// <see cref="ClusterNodeException"/> (a subclass per case a caller handles differently) carrying the node's message.
-/// Thread-safe; one instance per node is meant to live as long as the application, like the <see cref="HttpClient"/>
-/// under it.
+/// A node that cannot be reached at all surfaces as the <see cref="HttpRequestException"/> of the HttpClient, and a
+/// cancelled call as <see cref="OperationCanceledException"/>. Thread-safe; one instance per node is meant to live as
+/// long as the application, like the <see cref="HttpClient"/> under it.
 /// </summary>
 /// <example>
 /// <code>
@@ -27,7 +28,7 @@ public sealed class ClusterNodeClient : IDisposable
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;
     private readonly Uri _base;
-    private readonly AuthenticationHeaderValue? _token;
+    private readonly string? _token;
 
     /// <summary>
     /// A client over <paramref name="httpClient"/>, whose <see cref="HttpClient.BaseAddress"/> is the node's URL (as
@@ -42,7 +43,10 @@ public sealed class ClusterNodeClient : IDisposable
     {
     }
 
-    /// <summary>A client of the node at <paramref name="baseAddress"/>, over an HttpClient of its own (disposed with it).</summary>
+    /// <summary>
+    /// A client of the node at <paramref name="baseAddress"/>, over an HttpClient of its own (disposed with it) with no
+    /// overall timeout, since a large blob may take long: bound a call with its CancellationToken.
+    /// </summary>
     /// <param name="baseAddress">The node's URL, e.g. <c>http://127.0.0.1:8080/</c>.</param>
     /// <param name="bearerToken">A token of the node's <c>cluster-node.http.tokens</c>, sent on every request; null: none.</param>
     public ClusterNodeClient(Uri baseAddress, string? bearerToken = null)
@@ -60,7 +64,7 @@ public sealed class ClusterNodeClient : IDisposable
         _ownsHttp = ownsHttp;
         // With a trailing slash, "tables/..." resolves below a path prefix (http://proxy/node1/) instead of replacing it.
         _base = baseAddress.AbsoluteUri.EndsWith('/') ? baseAddress : new Uri(baseAddress.AbsoluteUri + "/");
-        _token = bearerToken is null ? null : new AuthenticationHeaderValue("Bearer", bearerToken);
+        _token = bearerToken;
     }
 
     /// <summary>How record data is serialized and deserialized; JSON web defaults (camelCase) unless set.</summary>
@@ -229,6 +233,9 @@ public sealed class ClusterNodeClient : IDisposable
         var blob = new BlobContent(content);
         using var request = Request(HttpMethod.Put, BlobPath(table, id, field));
         request.Content = blob;
+        // The node refuses a blob over its limit (or one field too many) from the headers alone: with 100-continue the
+        // bytes are sent only once it has not, instead of a whole large blob being uploaded to be thrown away.
+        request.Headers.ExpectContinue = true;
         var record = await SendForJsonAsync<Record>(request, cancellationToken).ConfigureAwait(false);
         CheckStored(record, table, id, field, blob);
         return record;
@@ -343,7 +350,8 @@ public sealed class ClusterNodeClient : IDisposable
     private HttpRequestMessage Request(HttpMethod method, string path)
     {
         var request = new HttpRequestMessage(method, new Uri(_base, path));
-        if (_token is not null) request.Headers.Authorization = _token;
+        // Per request, not in the HttpClient's default headers: an IHttpClientFactory client may be shared.
+        if (_token is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _token);
         return request;
     }
 

@@ -20,8 +20,11 @@ public class ClientNode : IAsyncLifetime
     /// <summary>The node's data-dir: blob files under <c>blobs/</c>, uploads in progress under <c>blobs/tmp/</c>.</summary>
     public string DataDirectory => Path.Combine(_root, "node");
 
+    /// <summary>The node's <c>cluster-node.blob.max-size</c>: above the specs' 100 MB blob, low enough to test a refusal cheaply.</summary>
+    public const long MaxBlobBytes = 128L * 1024 * 1024;
+
     /// <summary>More --set lines for the node.</summary>
-    protected virtual IReadOnlyList<string> Settings => [];
+    protected virtual IReadOnlyList<string> Settings => [$"cluster-node.blob.max-size = {MaxBlobBytes}"];
 
     public async Task InitializeAsync()
     {

@@ -104,19 +104,30 @@ public sealed class ClusterNodeClientSpec(ClientNode fixture, ITestOutputHelper 
         const long size = 100L * 1024 * 1024;
         var expected = await Sha256(new SeededStream(7, size));
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        var allocated = GC.GetTotalAllocatedBytes();
 
         var stored = await _client.PutBlobAsync("big", "one", "payload", new SeededStream(7, size));
         output.WriteLine($"uploaded {size} bytes in {clock.Elapsed.TotalSeconds:F1} s");
         clock.Restart();
         await using var download = await _client.GetBlobAsync("big", "one", "payload");
         var received = await SHA256.HashDataAsync(download);
-        output.WriteLine($"downloaded and hashed in {clock.Elapsed.TotalSeconds:F1} s");
+        output.WriteLine($"downloaded and hashed in {clock.Elapsed.TotalSeconds:F1} s; {(GC.GetTotalAllocatedBytes() - allocated) / 1024} KiB allocated by the test process for both");
 
         Assert.Equal(size, stored.Blobs["payload"].Size);
         Assert.Equal(expected, stored.Blobs["payload"].Sha256);
         Assert.Equal(size, download.Length);
         Assert.True(download.IsVerified);
         Assert.Equal(expected, Convert.ToHexStringLower(received));
+    }
+
+    [Fact]
+    public async Task A_blob_over_the_nodes_limit_must_be_refused_with_TooLargeException_and_store_nothing()
+    {
+        var refused = await Assert.ThrowsAsync<TooLargeException>(() => _client.PutBlobAsync("big", "too-big", "payload", new SeededStream(8, ClientNode.MaxBlobBytes + 1)));
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, refused.StatusCode);
+        Assert.Contains("cluster-node.blob.max-size", refused.Message);
+        Assert.Null(await _client.FindRecordAsync("big", "too-big"));
     }
 
     [Fact]

@@ -32,12 +32,22 @@ public class ClientNode : IAsyncLifetime
         Node = NodeProcess.Start(new NodeLaunch("client-node", "hocon/local/node1.conf", DataDirectory, port, Loopback.FreePort(), [port])
         {
             Settings = Settings,
-            LogFile = Path.Combine(_root, "node.log"),
+            LogFile = LogFile,
             Echo = _ => false,
         }, NoOutput.Instance);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-        await http.Healthy(Node);
+        try
+        {
+            await http.Healthy(Node);
+        }
+        catch (Exception e)
+        {
+            // The node's own lines say why it never became a healthy member; they are otherwise in a file deleted at the end.
+            throw new InvalidOperationException($"the node never answered 200 on /health; its output:\n{await File.ReadAllTextAsync(LogFile)}", e);
+        }
     }
+
+    private string LogFile => Path.Combine(_root, "node.log");
 
     /// <summary>A client of the node over an HttpClient with a generous limit, so that a stuck request fails the test instead of hanging it.</summary>
     public ClusterNodeClient Client(string? bearerToken = null) =>

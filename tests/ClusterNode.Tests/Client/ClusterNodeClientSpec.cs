@@ -25,8 +25,8 @@ public sealed class ClusterNodeClientSpec(ClientNode fixture, ITestOutputHelper 
     {
         var bob = new Person("Bob", 42, ["a", "é"]);
 
-        var written = await _client.PutRecordAsync("people", "bob", bob);
-        var read = await _client.GetRecordAsync("people", "bob");
+        var written = await _client.PutRecordAsync("roundtrip", "bob", bob);
+        var read = await _client.GetRecordAsync("roundtrip", "bob");
 
         Assert.Equal("bob", written.Id);
         Assert.Equal(written.Version, read.Version);
@@ -34,17 +34,17 @@ public sealed class ClusterNodeClientSpec(ClientNode fixture, ITestOutputHelper 
         Assert.Equal(bob.Tags, read.DataAs<Person>()!.Tags);
         Assert.Empty(read.Blobs);
         // A JsonNode (or JsonElement) is sent as it is.
-        var replaced = await _client.PutRecordAsync("people", "bob", new JsonObject { ["name"] = "Robert" });
-        Assert.Equal("Robert", (await _client.GetRecordAsync("people", "bob")).Data.GetProperty("name").GetString());
+        var replaced = await _client.PutRecordAsync("roundtrip", "bob", new JsonObject { ["name"] = "Robert" });
+        Assert.Equal("Robert", (await _client.GetRecordAsync("roundtrip", "bob")).Data.GetProperty("name").GetString());
         Assert.NotEqual(written.Version, replaced.Version);
 
-        await _client.DeleteRecordAsync("people", "bob");
+        await _client.DeleteRecordAsync("roundtrip", "bob");
 
-        var missing = await Assert.ThrowsAsync<NotFoundException>(() => _client.GetRecordAsync("people", "bob"));
+        var missing = await Assert.ThrowsAsync<NotFoundException>(() => _client.GetRecordAsync("roundtrip", "bob"));
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
-        Assert.Contains("people/bob", missing.Message);
-        Assert.Null(await _client.FindRecordAsync("people", "bob"));
-        await Assert.ThrowsAsync<NotFoundException>(() => _client.DeleteRecordAsync("people", "bob"));
+        Assert.Contains("roundtrip/bob", missing.Message);
+        Assert.Null(await _client.FindRecordAsync("roundtrip", "bob"));
+        await Assert.ThrowsAsync<NotFoundException>(() => _client.DeleteRecordAsync("roundtrip", "bob"));
     }
 
     [Fact]
@@ -136,7 +136,8 @@ public sealed class ClusterNodeClientSpec(ClientNode fixture, ITestOutputHelper 
         const int size = 1024 * 1024;
         var stored = await _client.PutBlobAsync("damaged", "rec", "file", new SeededStream(11, size));
         var file = Directory.EnumerateFiles(Path.Combine(fixture.DataDirectory, "blobs"))
-            .Single(f => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(f))) == stored.Blobs["file"].Sha256);
+            .Where(f => new FileInfo(f).Length == size)
+            .Single(f => { using var bytes = File.OpenRead(f); return Convert.ToHexStringLower(SHA256.HashData(bytes)) == stored.Blobs["file"].Sha256; });
         // Rot in place: the same size, other bytes.
         await using (var rotten = new SeededStream(12, size)) await using (var target = File.Create(file)) await rotten.CopyToAsync(target);
 
@@ -215,6 +216,56 @@ public sealed class ClusterNodeClientSpec(ClientNode fixture, ITestOutputHelper 
         await client.PutRecordAsync("factory", "made", new { by = "IHttpClientFactory" });
 
         Assert.Equal("IHttpClientFactory", (await client.GetRecordAsync("factory", "made")).Data.GetProperty("by").GetString());
+    }
+
+    [Fact]
+    public async Task The_README_example_must_run_as_written()
+    {
+        var dir = Path.Combine(fixture.DataDirectory, "..", "readme");
+        Directory.CreateDirectory(dir);
+        await File.WriteAllBytesAsync(Path.Combine(dir, "bob.jpg"), ClusterNode.Tests.Replication.TestData.Blob(1, 300_000));
+        await File.WriteAllBytesAsync(Path.Combine(dir, "ann.jpg"), ClusterNode.Tests.Replication.TestData.Blob(2, 200_000));
+        var url = fixture.Node.Url;
+        string? token = null;
+        var readme = new StringWriter();
+
+        // ---- the README's example, with url, paths and Console as the spec gives them
+        using var client = new ClusterNodeClient(url, bearerToken: token); // token: one of the node's http.tokens, or null
+
+        // A record: anything that serializes to a JSON object. Answered once it is durable.
+        await client.PutRecordAsync("people", "bob", new { name = "Bob", age = 42 });
+        var bob = await client.GetRecordAsync("people", "bob");
+        readme.WriteLine($"{bob.Id} {bob.Version}: {bob.Data.GetProperty("name")}");
+
+        // A blob, streamed from a file (never held in memory); the node's sha256 of it is checked against what was sent.
+        await using (var photo = File.OpenRead(Path.Combine(dir, "bob.jpg")))
+            await client.PutBlobAsync("people", "bob", "photo", photo);
+
+        // Streamed back and verified as it streams: damaged or cut-short bytes end in a BlobIntegrityException.
+        await using (var copy = File.Create(Path.Combine(dir, "copy.jpg")))
+            await client.DownloadBlobAsync("people", "bob", "photo", copy);
+
+        // A batch: one atomic, durable transaction; its blobs name their record's id and field.
+        await using var annPhoto = File.OpenRead(Path.Combine(dir, "ann.jpg"));
+        await client.WriteBatchAsync("people",
+            [new BatchRecord<object>("ann", new { name = "Ann" }), new BatchRecord<object>("cy", new { name = "Cy" })],
+            [new BatchBlob("ann", "photo", annPhoto)]);
+
+        try
+        {
+            await client.GetRecordAsync("people", "nobody");
+        }
+        catch (NotFoundException e)
+        {
+            readme.WriteLine(e.Message); // no record people/nobody
+        }
+        // ---- end of the example
+
+        output.WriteLine(readme.ToString());
+        Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(dir, "bob.jpg")), await File.ReadAllBytesAsync(Path.Combine(dir, "copy.jpg")));
+        Assert.Equal("Ann", (await client.GetRecordAsync("people", "ann")).Data.GetProperty("name").GetString());
+        Assert.Equal(200_000, (await client.GetRecordAsync("people", "ann")).Blobs["photo"].Size);
+        Assert.EndsWith("no record people/nobody", readme.ToString().Trim());
     }
 
     private async Task<string> DownloadSha256(string table, string id, string field)

@@ -89,7 +89,7 @@ public sealed class ClusterNodeClient : IDisposable
     public async Task<Record> PutRecordAsync<T>(string table, string id, T data, CancellationToken cancellationToken = default)
     {
         using var request = Request(HttpMethod.Put, RecordPath(table, id));
-        request.Content = JsonContent.Create(data, options: JsonOptions);
+        request.Content = DataContent(data);
         return await SendForJsonAsync<Record>(request, cancellationToken).ConfigureAwait(false);
     }
 
@@ -103,7 +103,7 @@ public sealed class ClusterNodeClient : IDisposable
     public async Task<Record> PutRecordAsync<T>(string table, string id, T data, IEnumerable<BlobUpload> blobs, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(blobs);
-        using var form = new MultipartFormDataContent { { JsonContent.Create(data, options: JsonOptions), "data" } };
+        using var form = new MultipartFormDataContent { { DataContent(data), "data" } };
         var sent = new List<(string Field, BlobContent Content)>();
         foreach (var blob in blobs)
         {
@@ -346,6 +346,17 @@ public sealed class ClusterNodeClient : IDisposable
     // ---------------------------------------------------------------- plumbing
 
     private sealed record BatchAnswer(List<WrittenRecord> Records);
+
+    /// <summary>
+    /// A record's data serialized whole (a record is at most <c>cluster-node.record.max-size</c>, 16 MiB at the very
+    /// most): sent with its Content-Length rather than chunked.
+    /// </summary>
+    private ByteArrayContent DataContent<T>(T data)
+    {
+        var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(data, JsonOptions));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+        return content;
+    }
 
     private HttpRequestMessage Request(HttpMethod method, string path)
     {

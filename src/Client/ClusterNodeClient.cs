@@ -170,8 +170,8 @@ public sealed class ClusterNodeClient : IDisposable
     // ---------------------------------------------------------------- batches
 
     /// <summary>
-    /// Writes <paramref name="records"/> to <paramref name="table"/> as one atomic, durable transaction (sent as NDJSON,
-    /// streamed): all are written or none. Each record's data replaces that record's data.
+    /// Writes <paramref name="records"/> to <paramref name="table"/> as one atomic, durable transaction (a JSON array,
+    /// serialized as it is sent): all are written or none. Each record's data replaces that record's data.
     /// </summary>
     /// <returns>Each record's id, version and sequence, in the order sent.</returns>
     /// <exception cref="BadRequestException">An item is bad (its id, its data, an id twice): the message names it; nothing was written.</exception>
@@ -181,7 +181,7 @@ public sealed class ClusterNodeClient : IDisposable
         CheckName(table, "table");
         ArgumentNullException.ThrowIfNull(records);
         using var request = Request(HttpMethod.Post, $"tables/{Escape(table)}/records");
-        request.Content = new NdjsonBatchContent<T>(records.ToList(), JsonOptions);
+        request.Content = JsonContent.Create(records.ToList(), options: JsonOptions);
         return (await SendForJsonAsync<BatchAnswer>(request, cancellationToken).ConfigureAwait(false)).Records;
     }
 
@@ -199,7 +199,7 @@ public sealed class ClusterNodeClient : IDisposable
         ArgumentNullException.ThrowIfNull(records);
         ArgumentNullException.ThrowIfNull(blobs);
         // The node reads the part "records" first, then the blobs, each named {id}/{field}.
-        using var form = new MultipartFormDataContent { { new NdjsonBatchContent<T>(records.ToList(), JsonOptions), "records" } };
+        using var form = new MultipartFormDataContent { { JsonContent.Create(records.ToList(), options: JsonOptions), "records" } };
         foreach (var blob in blobs)
         {
             CheckName(blob.Id, "record id");

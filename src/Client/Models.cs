@@ -21,7 +21,10 @@ public sealed record BlobInfo(long Size, string Sha256);
 public sealed record WrittenRecord(string Id, string Version, long Sequence);
 
 /// <summary>One record of a batch: its id and its data, which must serialize to a JSON object.</summary>
-public sealed record BatchRecord<T>(string Id, T Data);
+/// <param name="Id">The record's id.</param>
+/// <param name="Data">The record's data.</param>
+// The item's own names are the API's, whatever naming policy the client's JsonOptions has.
+public sealed record BatchRecord<T>([property: JsonPropertyName("id")] string Id, [property: JsonPropertyName("data")] T Data);
 
 /// <summary>
 /// A blob to upload with a record (<see cref="ClusterNodeClient.PutRecordAsync{T}(string, string, T, IEnumerable{BlobUpload}, CancellationToken)"/>):

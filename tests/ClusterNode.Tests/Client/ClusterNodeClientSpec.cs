@@ -65,6 +65,17 @@ public sealed class ClusterNodeClientSpec(ClientNode fixture, ITestOutputHelper 
     }
 
     [Fact]
+    public async Task A_batch_must_keep_the_APIs_names_whatever_the_clients_naming_policy()
+    {
+        using var http = new HttpClient { BaseAddress = fixture.Node.Url };
+        var pascal = new ClusterNodeClient(http) { JsonOptions = new JsonSerializerOptions() }; // no naming policy: Name, Age
+
+        await pascal.WriteBatchAsync("pascal", [new BatchRecord<Person>("p1", new Person("Ann", 30, []))]);
+
+        Assert.Equal("Ann", (await _client.GetRecordAsync("pascal", "p1")).Data.GetProperty("Name").GetString());
+    }
+
+    [Fact]
     public async Task A_batch_with_a_bad_item_must_be_refused_naming_it_and_write_nothing()
     {
         var records = new[] { new BatchRecord<JsonNode>("fine", new JsonObject { ["n"] = 1 }), new BatchRecord<JsonNode>("not-an-object", new JsonArray(1, 2)) };

@@ -3,7 +3,6 @@ using System.Net;
 using System.Net.Http;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
-using System.Text.Json;
 
 namespace ClusterNode.Client;
 
@@ -71,49 +70,5 @@ internal sealed class BlobContent : HttpContent
     {
         length = _source.CanSeek ? _source.Length - _start : 0;
         return _source.CanSeek;
-    }
-}
-
-/// <summary>A batch as NDJSON (one <c>{"id","data"}</c> per line), written straight to the request stream as it is sent.</summary>
-internal sealed class NdjsonBatchContent<T> : HttpContent
-{
-    private readonly IReadOnlyList<BatchRecord<T>> _records;
-    private readonly JsonSerializerOptions _options;
-
-    public NdjsonBatchContent(IReadOnlyList<BatchRecord<T>> records, JsonSerializerOptions options)
-    {
-        _records = records;
-        _options = options;
-        Headers.ContentType = new MediaTypeHeaderValue("application/x-ndjson") { CharSet = "utf-8" };
-    }
-
-    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => SerializeToStreamAsync(stream, context, CancellationToken.None);
-
-    protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
-    {
-        var buffer = new ArrayBufferWriter<byte>(16 * 1024);
-        await using var writer = new Utf8JsonWriter(buffer);
-        foreach (var record in _records)
-        {
-            writer.WriteStartObject();
-            writer.WriteString("id", record.Id);
-            writer.WritePropertyName("data");
-            JsonSerializer.Serialize(writer, record.Data, _options);
-            writer.WriteEndObject();
-            writer.Flush();
-            writer.Reset();
-            buffer.Write("\n"u8);
-            // Sent in pieces of about 64 KiB: a large batch is never built whole in memory.
-            if (buffer.WrittenCount < 64 * 1024) continue;
-            await stream.WriteAsync(buffer.WrittenMemory, cancellationToken).ConfigureAwait(false);
-            buffer.ResetWrittenCount();
-        }
-        if (buffer.WrittenCount > 0) await stream.WriteAsync(buffer.WrittenMemory, cancellationToken).ConfigureAwait(false);
-    }
-
-    protected override bool TryComputeLength(out long length)
-    {
-        length = 0;
-        return false;
     }
 }

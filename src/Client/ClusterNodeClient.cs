@@ -20,7 +20,7 @@ namespace ClusterNode.Client;
 /// await client.PutRecordAsync("people", "bob", new { name = "Bob" });
 /// await using (var photo = File.OpenRead("bob.jpg")) await client.PutBlobAsync("people", "bob", "photo", photo);
 /// await using var download = await client.GetBlobAsync("people", "bob", "photo");
-/// await download.CopyToAsync(destination); // throws BlobIntegrityException rather than end on bytes that do not verify
+/// await download.CopyToAsync(destination); // the last read throws BlobIntegrityException if the bytes do not verify
 /// </code>
 /// </example>
 public sealed class ClusterNodeClient : IDisposable

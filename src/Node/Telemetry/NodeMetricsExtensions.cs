@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 
 namespace ClusterNode.Node.Telemetry;
 
@@ -17,7 +18,7 @@ namespace ClusterNode.Node.Telemetry;
 public static class NodeMetricsExtensions
 {
     public static void AddNodeMetrics(this IServiceCollection services, TelemetrySettings settings) =>
-        services.AddOpenTelemetry().WithMetrics(metrics =>
+        services.AddOpenTelemetry().ConfigureResource(resource => resource.AddService("cluster-node")).WithMetrics(metrics =>
         {
             metrics.AddMeter(NodeMetrics.MeterName).AddPrometheusExporter();
             if (settings.OtlpEndpoint is { } endpoint)

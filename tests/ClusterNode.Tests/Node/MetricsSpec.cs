@@ -103,6 +103,20 @@ public sealed class MetricsSpec : InProcessNodeSpec
         Assert.NotEmpty(Parse(await answer.Content.ReadAsStringAsync()));
     }
 
+    [Fact]
+    public async Task A_node_exporting_over_otlp_to_a_collector_that_is_down_still_serves_and_scrapes()
+    {
+        var collector = new Uri($"http://127.0.0.1:{Loopback.FreePort()}"); // nothing listens there
+        var settings = new HttpSettings("127.0.0.1", 0) { Telemetry = new ClusterNode.Node.Telemetry.TelemetrySettings(collector, OpenTelemetry.Exporter.OtlpExportProtocol.Grpc, TimeSpan.FromSeconds(1)) };
+        var port = Loopback.FreePort();
+        var node = await StartNode("solo", port, $"akka.tcp://cluster-node@127.0.0.1:{port}", settings: settings);
+
+        var put = await Client.PutAsync(Url(node, "/tables/t/records/r"), new StringContent("""{"a":1}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.True(put.IsSuccessStatusCode, put.StatusCode.ToString());
+        var nodeId = node.Host.Runtime.Store.NodeId;
+        Assert.Equal(1, (await Scrape(node)).Single(s => s.Name == "cluster_node_write_duration_seconds_count" && s.Is("node", nodeId)).Value);
+    }
+
     // ---------------------------------------------------------------- helpers
 
     /// <summary>A alone, with <see cref="Records"/> records of one 16 KiB blob each written over HTTP; its last sequence; its address as a seed.</summary>

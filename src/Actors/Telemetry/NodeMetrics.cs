@@ -84,6 +84,9 @@ public sealed class NodeMetrics
 
     public LegMetrics Leg(string peer) => _legs.GetOrAdd(peer, p => new LegMetrics(p));
 
+    /// <summary>The peer left the cluster: its series are no longer reported (a receiver started for it later begins anew).</summary>
+    public void Forget(string peer) => _legs.TryRemove(peer, out _);
+
     /// <summary>A write answered after <paramref name="seconds"/>: <paramref name="method"/> is the HTTP method.</summary>
     public void RecordWrite(double seconds, string method, bool succeeded) =>
         WriteDuration.Record(seconds, _nodeTag, new("method", method), new("outcome", succeeded ? "success" : "failure"));

@@ -3,6 +3,7 @@ using Akka.Configuration;
 using ClusterNode.Actors.Blobs;
 using ClusterNode.Actors.Replication;
 using ClusterNode.Actors.Security;
+using ClusterNode.Actors.Telemetry;
 using ClusterNode.Persistence.Blobs;
 using ClusterNode.Persistence.Records;
 
@@ -20,9 +21,10 @@ public sealed class NodeRuntime : IAsyncDisposable
 
     private readonly bool _ownsStore;
 
-    private NodeRuntime(ActorSystem system, RecordStore store, IActorRef hub, IActorRef scrub, ReplicationSettings settings, bool ownsStore)
+    private NodeRuntime(ActorSystem system, RecordStore store, IActorRef hub, IActorRef scrub, ReplicationSettings settings, bool ownsStore, NodeMetrics metrics)
     {
         System = system;
+        Metrics = metrics;
         Store = store;
         Hub = hub;
         Scrub = scrub;
@@ -35,6 +37,9 @@ public sealed class NodeRuntime : IAsyncDisposable
     public IActorRef Hub { get; }
     public IActorRef Scrub { get; }
     public ReplicationSettings Settings { get; }
+
+    /// <summary>What this node publishes for /metrics (and OTLP): its legs, scrub, lost blobs, write latency.</summary>
+    public NodeMetrics Metrics { get; }
     public Address Address => ((ExtendedActorSystem)System).Provider.DefaultAddress;
 
     /// <summary>
@@ -86,12 +91,17 @@ public sealed class NodeRuntime : IAsyncDisposable
         config = config.WithDefaults();
         // Read again for every incarnation: a certificate renewed on disk is used by the next one.
         var system = ActorSystem.Create(SystemName, TlsSettings.Create(config).Setup(config));
+        var metrics = NodeMetrics.Acquire(store.NodeId);
+        // Released however the system ends: the host terminates a lost incarnation's system without disposing this.
+        system.RegisterOnTermination(metrics.Release);
         try
         {
+            // Before any actor starts: every one of them publishes into the node's metrics.
+            NodeTelemetry.Get(system).Attach(metrics);
             onSystemStarted?.Invoke(system);
             var hub = system.ActorOf(ReplicationHub.Props(store, settings), ReplicationHub.Name);
             var scrub = system.ActorOf(BlobScrub.Props(store, scrubSettings), BlobScrub.Name);
-            return new NodeRuntime(system, store, hub, scrub, settings, ownsStore);
+            return new NodeRuntime(system, store, hub, scrub, settings, ownsStore, metrics);
         }
         catch
         {

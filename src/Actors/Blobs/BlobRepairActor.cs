@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using ClusterNode.Actors.Replication;
+using ClusterNode.Actors.Telemetry;
 using ClusterNode.Persistence.Blobs;
 using ClusterNode.Persistence.Records;
 using static ClusterNode.Actors.Blobs.BlobRepair;
@@ -39,6 +40,7 @@ internal sealed class BlobRepairActor : ReceiveActor, IWithTimers
     private readonly RecordStore _store;
     private readonly ReplicationSettings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly NodeMetrics _metrics = NodeTelemetry.Of(Context.System);
     private readonly Dictionary<string, Job> _jobs = new();
     private IReadOnlyList<Address> _members = [];
     private long _nextRequestId;
@@ -76,8 +78,14 @@ internal sealed class BlobRepairActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    protected override void PreStart() =>
+    protected override void PreStart()
+    {
         Timers.StartPeriodicTimer(RetryLost.Instance, RetryLost.Instance, _settings.LostRetryInterval);
+        PublishLost();
+    }
+
+    /// <summary>The node's lost-blob gauge reads this; counted again only when a blob is marked lost or found.</summary>
+    private void PublishLost() => _metrics.LostBlobs(_store.LostBlobs().Count);
 
     protected override void PostStop()
     {
@@ -95,7 +103,11 @@ internal sealed class BlobRepairActor : ReceiveActor, IWithTimers
             // Put back meanwhile (a re-streamed record, another repair): nothing to fetch.
             _store.Blobs.MarkVerified(blob);
             _store.ClearDamaged(blob.FileId);
-            if (lost) _store.ClearBlobLost(blob.FileId);
+            if (lost)
+            {
+                _store.ClearBlobLost(blob.FileId);
+                PublishLost();
+            }
             return;
         }
         if (!lost && !quietly) _log.Warning("blob {0} of {1}/{2} needs repair ({3}); asking {4} member(s)", blob.FileId, damage.Table, damage.Id, damage.Problem, _members.Count);
@@ -139,6 +151,7 @@ internal sealed class BlobRepairActor : ReceiveActor, IWithTimers
             return;
         }
         _store.MarkBlobLost(job.Damage.Table, job.Damage.Id, blob, $"none of the {job.NotHeld} member(s) asked holds it ({job.Damage.Problem})", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        PublishLost();
         _log.Error("blob {0} of {1}/{2} (field {3}, {4} bytes, sha256 {5}) is LOST: no member holds it; reads answer 410 Gone and no cursor waits for it",
             blob.FileId, job.Damage.Table, job.Damage.Id, blob.Field, blob.Size, blob.Sha256Hex);
     }
@@ -188,7 +201,11 @@ internal sealed class BlobRepairActor : ReceiveActor, IWithTimers
         _jobs.Remove(blob.FileId);
         _store.Blobs.MarkVerified(blob);
         _store.ClearDamaged(blob.FileId);
-        if (job.WasLost) _store.ClearBlobLost(blob.FileId);
+        if (job.WasLost)
+        {
+            _store.ClearBlobLost(blob.FileId);
+            PublishLost();
+        }
         _repaired++;
         _log.Info("blob {0} of {1}/{2} repaired from {3}{4}", blob.FileId, job.Damage.Table, job.Damage.Id, job.Asking, job.WasLost ? " (it was lost)" : "");
     }

@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using ClusterNode.Actors.Serialization;
 using ClusterNode.Actors.Streams;
+using ClusterNode.Actors.Telemetry;
 using ClusterNode.Actors.Watermarks;
 using ClusterNode.Persistence.Records;
 using static ClusterNode.Actors.Replication.Receiver;
@@ -49,6 +50,19 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         public static readonly ApplyQueued Instance = new();
     }
 
+    private sealed record CheckStall
+    {
+        public static readonly CheckStall Instance = new();
+    }
+
+    /// <summary>
+    /// A leg whose durable watermark has not moved this long while it has work logs one line saying why; checked every
+    /// <see cref="StallCheckInterval"/>, so the line comes within 5 s of the last progress.
+    /// </summary>
+    private static readonly TimeSpan StalledAfter = TimeSpan.FromSeconds(3);
+
+    private static readonly TimeSpan StallCheckInterval = TimeSpan.FromSeconds(1);
+
     /// <summary>
     /// Frames applied in one transaction at most (one sync for them all). The window bounds their bytes already; this
     /// bounds how long one transaction holds the store's writer.
@@ -74,6 +88,8 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly AwaitedBlobs _awaited;
     private readonly Stopwatch _sinceHeard = Stopwatch.StartNew();
+    private readonly LegMetrics _metrics;
+    private readonly LegStall _stall = new(StalledAfter);
 
     /// <summary>Frames of this epoch received and not yet applied, in arrival order, with their cost in the window.</summary>
     private readonly List<(object Frame, long CostBytes)> _queuedFrames = new();
@@ -95,6 +111,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         _store = store;
         _settings = settings;
         _awaited = new AwaitedBlobs(store, repairAfter: settings.PeerCheckInterval * 2);
+        _metrics = NodeTelemetry.Of(Context.System).Leg(peerNodeId);
         var cursorStore = CursorStore.Props(peerNodeId, settings.CursorSnapshotEvery, journalPluginId, snapshotPluginId);
         _watermark = Context.ActorOf(Watermark.Props(peerNodeId, cursorStore, settings.ResubscribeBackoff), "watermark");
         var saver = BlobSaver.Props(store.Blobs, _watermark, settings.BlobDurability, settings.IoDispatcher);
@@ -122,6 +139,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         Timers.StartPeriodicTimer(CheckIdle.Instance, CheckIdle.Instance, Max(TimeSpan.FromMilliseconds(100), _settings.IdleTimeout / 4));
+        Timers.StartPeriodicTimer(CheckStall.Instance, CheckStall.Instance, StallCheckInterval);
         BeginSubscribing();
     }
 
@@ -134,6 +152,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         {
             if (resume.Epoch != _stream.Epoch) return;
             _stream = IncomingStream.Begin(resume.Epoch, resume.Sequence);
+            _stall.Watermark(resume.Sequence, resume.Sequence, Stopwatch.GetTimestamp());
             _sinceHeard.Restart();
             Context.ActorSelection(HubPath(_peerAddress)).Tell(
                 new Subscribe(_store.NodeId, resume.Epoch, resume.Sequence + 1, _settings.WindowBytes, Self, resume.CopyStart, resume.CopyAfterKey,
@@ -144,10 +163,10 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         });
         Receive<IReplicationWireMessage>(_ => { }); // of an abandoned epoch
         // A watermark that crashed lost the question: ask again rather than wait for ever.
-        Receive<ChildFailed>(failed => GiveUp($"a child failed: {failed.Reason}", immediately: false));
+        Receive<ChildFailed>(failed => GiveUp(LegProblem.ChildFailed, $"a child failed: {failed.Reason}", immediately: false));
         Receive<CheckIdle>(_ =>
         {
-            if (_sinceHeard.Elapsed > _settings.IdleTimeout) GiveUp($"the watermark did not say where to resume for {_sinceHeard.Elapsed.TotalSeconds:F1}s", immediately: true);
+            if (_sinceHeard.Elapsed > _settings.IdleTimeout) GiveUp(LegProblem.Silence, $"the watermark did not say where to resume for {_sinceHeard.Elapsed.TotalSeconds:F1}s", immediately: true);
         });
         Common();
     }
@@ -206,23 +225,24 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         });
         Receive<BlobSaver.SaveFailed>(failed =>
         {
-            if (failed.Epoch == _stream.Epoch) GiveUp($"blob {failed.FileId} of position {failed.Position} failed: {failed.Reason}", immediately: false);
+            SaveFailed(failed);
+            if (failed.Epoch == _stream.Epoch) GiveUp(LegProblem.BlobSaveFailed, $"blob {failed.FileId} of position {failed.Position} failed: {failed.Reason}", immediately: false);
         });
-        Receive<ChildFailed>(failed => GiveUp($"a child failed: {failed.Reason}", immediately: false));
+        Receive<ChildFailed>(failed => GiveUp(LegProblem.ChildFailed, $"a child failed: {failed.Reason}", immediately: false));
         Receive<Terminated>(terminated =>
         {
-            if (terminated.ActorRef.Equals(_upstream)) GiveUp("the peer's sender stopped", immediately: false);
+            if (terminated.ActorRef.Equals(_upstream)) GiveUp(LegProblem.SenderStopped, "the peer's sender stopped", immediately: false);
         });
         Receive<PeerMoved>(moved =>
         {
             _peerAddress = moved.Address;
-            GiveUp($"peer now at {moved.Address}", immediately: true);
+            GiveUp(LegProblem.PeerMoved, $"peer now at {moved.Address}", immediately: true);
         });
         Receive<CheckIdle>(_ =>
         {
             // Waiting on our own saver is not silence from the peer.
             if (_stream.UnhandledBytes == 0 && _sinceHeard.Elapsed > _settings.IdleTimeout)
-                GiveUp($"nothing heard for {_sinceHeard.Elapsed.TotalSeconds:F1}s", immediately: true);
+                GiveUp(LegProblem.Silence, $"nothing heard for {_sinceHeard.Elapsed.TotalSeconds:F1}s", immediately: true);
         });
         Receive<PeerSeen>(seen =>
         {
@@ -230,7 +250,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             // The peer answers but its stream went quiet (a subscription or credit lost while the connection was
             // down): start over now rather than after the idle timeout, so a healed network resumes at once.
             if (_stream.UnhandledBytes == 0 && _sinceHeard.Elapsed > QuietStreamAfter)
-                GiveUp($"the peer answers but its stream has been quiet for {_sinceHeard.Elapsed.TotalSeconds:F1}s", immediately: true);
+                GiveUp(LegProblem.Silence, $"the peer answers but its stream has been quiet for {_sinceHeard.Elapsed.TotalSeconds:F1}s", immediately: true);
         });
     }
 
@@ -238,7 +258,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     private void Common()
     {
         Receive<BlobSaver.ChunkWritten>(_ => { }); // of an abandoned epoch
-        Receive<BlobSaver.SaveFailed>(_ => { });
+        Receive<BlobSaver.SaveFailed>(SaveFailed);
         Receive<ChildFailed>(_ => { }); // the stream is being started over anyway
         Receive<PeerMoved>(moved => _peerAddress = moved.Address);
         Receive<PeerSeen>(SeePeer);
@@ -247,10 +267,17 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         Receive<Resubscribe>(_ => { });
         Receive<ApplyQueued>(_ => { }); // its frames went with the epoch they belonged to
         Receive<Watermark.ResumeFrom>(_ => { });
-        Receive<Watermark.CursorPersisted>(persisted => Context.Parent.Tell(new ReplicationHub.PeerCursorPersisted(_peerNodeId, persisted.Sequence)));
-        Receive<Watermark.PeerLogStartedOver>(over => GiveUp($"the peer is a new incarnation ({over.IncarnationId}): its log is taken from the start", immediately: true));
+        Receive<Watermark.CursorPersisted>(persisted =>
+        {
+            _metrics.Persisted(persisted.Sequence);
+            _metrics.Lag.Persisted(persisted.Sequence);
+            Context.Parent.Tell(new ReplicationHub.PeerCursorPersisted(_peerNodeId, persisted.Sequence));
+        });
+        Receive<Watermark.PeerLogStartedOver>(over => GiveUp(LegProblem.PeerRestarted, $"the peer is a new incarnation ({over.IncarnationId}): its log is taken from the start", immediately: true));
+        Receive<CheckStall>(_ => OnCheckStall());
         Receive<Watermark.Advanced>(advanced =>
         {
+            _stall.Watermark(advanced.Committed, advanced.Durable, Stopwatch.GetTimestamp());
             if (advanced.Epoch != _stream.Epoch) return;
             var receipt = Math.Min(advanced.Committed, advanced.Durable);
             if (receipt == _receipt) return;
@@ -293,7 +320,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         {
             case { LostInTransit: true } gap:
                 // Lost, duplicated or reordered in transit: nothing of it is applied, the leg restarts from durable.
-                GiveUp(gap.Reason, immediately: true);
+                GiveUp(LegProblem.LostInTransit, gap.Reason, immediately: true);
                 return false;
             case not null:
                 Refuse(refused.Reason);
@@ -309,6 +336,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         foreach (var frame in frames)
             foreach (var replicated in frame.Records) records.Add(replicated.Record);
         _recordsReceived += records.Count;
+        _metrics.ReceivedRecords(records.Count);
         IReadOnlyList<ApplyOutcome> outcomes;
         try
         {
@@ -317,12 +345,12 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         catch (StoreFullException e)
         {
             var backoff = _settings.ResubscribeBackoff * StoreFullBackoffFactor;
-            GiveUp($"applying a frame failed, trying again every {backoff.TotalSeconds:0.#}s: {e.Message}", immediately: false, backoff);
+            GiveUp(LegProblem.StoreFull, $"applying a frame failed, trying again every {backoff.TotalSeconds:0.#}s: {e.Message}", immediately: false, backoff);
             return false;
         }
         catch (Exception e)
         {
-            GiveUp($"applying a frame failed: {e.Message}", immediately: false);
+            GiveUp(LegProblem.ApplyFailed, $"applying a frame failed: {e.Message}", immediately: false);
             return false;
         }
         var first = 0;
@@ -343,6 +371,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             if (frame.CopyStart is null) _peerLastSequence = Math.Max(_peerLastSequence, frame.UpToSequence);
             else if (frame.CopyDone) _peerLastSequence = Math.Max(_peerLastSequence, frame.CopyStart.Value);
         }
+        PublishPeerLog();
         // Credit is cumulative: one message for the group.
         _upstream.Tell(new Credit(_stream.Epoch, _stream.HandledBytes));
         Become(_stream.Copying ? Copying : Streaming);
@@ -354,7 +383,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         switch (_stream.Check(chunk, _settings.ChunkSizeBytes))
         {
             case ChunkRefused { LostInTransit: true } gap:
-                GiveUp(gap.Reason, immediately: true);
+                GiveUp(LegProblem.LostInTransit, gap.Reason, immediately: true);
                 return;
             case ChunkRefused refused:
                 Refuse(refused.Reason);
@@ -373,6 +402,8 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     private void Heard(long costBytes)
     {
         _sinceHeard.Restart();
+        _metrics.Received(costBytes);
+        _stall.Received(Stopwatch.GetTimestamp());
         _stream = _stream.Heard(costBytes);
         _maxUncreditedBytes = Math.Max(_maxUncreditedBytes, _stream.UnhandledBytes);
     }
@@ -395,6 +426,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     private void SeePeer(PeerSeen seen)
     {
         _peerLastSequence = Math.Max(_peerLastSequence, seen.LastSequence);
+        PublishPeerLog();
         if (seen.IncarnationId.Length > 0) _watermark.Tell(new Watermark.PeerIdentified(seen.IncarnationId, seen.LogWentBack));
     }
 
@@ -410,14 +442,16 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     private void Refuse(string problem)
     {
         _log.Error("refused input from peer {0}: {1}", _peerNodeId, problem);
-        GiveUp(problem, immediately: false);
+        GiveUp(LegProblem.FrameRefused, problem, immediately: false);
     }
 
     /// <summary>Stops taking this epoch's input at once; the new epoch begins after the back-off (or at once).</summary>
-    private void GiveUp(string reason, bool immediately, TimeSpan? backoff = null)
+    private void GiveUp(LegProblem problem, string reason, bool immediately, TimeSpan? backoff = null)
     {
         _queuedFrames.Clear(); // nothing of them was applied: the new subscription brings them again
         _lastProblem = reason;
+        _metrics.Resubscribed(problem);
+        _stall.GaveUp(problem, reason);
         _log.Warning("re-subscribing to {0}: {1}", _peerNodeId, reason);
         Timers.StartSingleTimer(Resubscribe.Instance, Resubscribe.Instance, immediately ? TimeSpan.Zero : backoff ?? _settings.ResubscribeBackoff);
         Become(BackingOff);
@@ -432,6 +466,8 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     {
         if (++_refusedInARow == 1) _log.Warning("{0} refused this node's subscription ({1}); asking again until it serves this node", _peerNodeId, reason);
         _lastProblem = $"the peer refused the subscription: {reason}";
+        _metrics.Resubscribed(LegProblem.SubscriptionRefused);
+        _stall.GaveUp(LegProblem.SubscriptionRefused, _lastProblem);
         var first = _settings.ResubscribeBackoff / 10;
         var longest = Max(_settings.ResubscribeBackoff, _settings.IdleTimeout / 3);
         var backoff = first * Math.Pow(2, Math.Min(_refusedInARow - 1, 16));
@@ -475,6 +511,29 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             _log.Warning("directory fsync for blobs that arrived from elsewhere failed ({0}); will try again", e.Message);
         }
         if (_awaited.Count == 0) Timers.Cancel(PollAwaitedBlobs.Instance);
+    }
+
+    // ---------------------------------------------------------------- metrics and stalls
+
+    private void PublishPeerLog()
+    {
+        _metrics.PeerLog(_peerLastSequence);
+        _metrics.Lag.PeerAt(_peerLastSequence, Stopwatch.GetTimestamp());
+        _stall.PeerLog(_peerLastSequence);
+    }
+
+    /// <summary>Every failed save counts, of this epoch or an abandoned one: each is a save the disk refused.</summary>
+    private void SaveFailed(BlobSaver.SaveFailed failed)
+    {
+        _metrics.BlobSaveFailed();
+        _stall.BlobSaveFailed($"blob {failed.FileId} of position {failed.Position}: {failed.Reason}");
+    }
+
+    private void OnCheckStall()
+    {
+        if (_stall.Check(Stopwatch.GetTimestamp()) is not var (line, warning)) return;
+        if (warning) _log.Warning("leg from {0} {1}", _peerNodeId, line);
+        else _log.Info("leg from {0} {1}", _peerNodeId, line);
     }
 
     // ---------------------------------------------------------------- status

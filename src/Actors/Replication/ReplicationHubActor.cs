@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using ClusterNode.Actors.Telemetry;
 using ClusterNode.Actors.Blobs;
 using ClusterNode.Persistence.Records;
 using static ClusterNode.Actors.Replication.ReplicationHub;
@@ -101,6 +102,7 @@ internal sealed class ReplicationHubActor : ReceiveActor, IWithTimers
                 _stoppingReceivers[peer] = receiver;
                 _receivers.Remove(peer);
                 _peerClocks.Remove(peer);
+                NodeTelemetry.Of(Context.System).Forget(peer); // a removed member's series end with it
             }
             foreach (var peer in _startWhenStopped.Where(s => s.Value.Address == disconnect.Address).Select(s => s.Key).ToList()) _startWhenStopped.Remove(peer);
             UpdateWriteRefusal();

@@ -1,5 +1,6 @@
 using System.Net;
 using ClusterNode.Actors;
+using ClusterNode.Node.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -47,6 +48,7 @@ public sealed class HttpServer : IAsyncDisposable
         });
         Func<NodeRuntime>? current = null; // set once the node has started; no request is served before
         builder.Services.AddNodeHealthChecks(() => current);
+        builder.Services.AddNodeMetrics(settings.Telemetry);
         var app = builder.Build();
         try
         {
@@ -55,6 +57,7 @@ public sealed class HttpServer : IAsyncDisposable
             current = await node;
             HttpApi.Map(app, current, settings);
             app.MapNodeHealth();
+            app.MapNodeMetrics(current);
             await app.StartAsync();
         }
         catch

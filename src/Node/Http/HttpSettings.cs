@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Akka.Configuration;
+using ClusterNode.Node.Telemetry;
 
 namespace ClusterNode.Node.Http;
 
@@ -17,6 +18,9 @@ public sealed record HttpSettings(string Host, int Port)
 
     /// <summary>Null: plain HTTP.</summary>
     public X509Certificate2? Certificate { get; init; }
+
+    /// <summary><c>cluster-node.telemetry</c>: where metrics go besides /metrics.</summary>
+    public TelemetrySettings Telemetry { get; init; } = TelemetrySettings.Default;
 
     /// <summary>The body of one batch (<c>POST /tables/{table}/records</c>) at most: <c>cluster-node.http.max-batch-bytes</c>.</summary>
     public long MaxBatchBytes { get; init; } = 16L << 20;
@@ -100,6 +104,7 @@ public sealed record HttpSettings(string Host, int Port)
             MaxBatchBlobs = (int)maxBatchBlobs,
             Tokens = ApiAuthentication.ReadTokens(config),
             Certificate = https ? LoadCertificate(config) : null,
+            Telemetry = TelemetrySettings.Create(config),
         };
     }
 

@@ -39,6 +39,7 @@ internal static class RunCommand
         // One logger factory for the node (Akka's log bridged into it) and the host, made before either starts.
         using var loggerFactory = LoggerFactory.Create(logging => logging.AddNodeConsole(logFormat));
         var log = loggerFactory.CreateLogger(NodeLogging.Category);
+        StartUpTrace.Step("logging");
         foreach (var exposure in insecure) log.LogWarning("{Exposure} ({Key} = on)", exposure, SecureDefaults.AllowInsecureKey);
 
         // The node starts on a pool thread while this one builds the host and Kestrel: each takes a few hundred milliseconds.

@@ -61,7 +61,7 @@ public static class NodeLogging
             {
                 text.SingleLine = true; // an exception's stack trace too: one event, one line
                 text.UseUtcTimestamp = true;
-                text.TimestampFormat = "HH:mm:ss.fff ";
+                text.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
             });
     }
 

@@ -106,17 +106,22 @@ public sealed class NodeHost : IAsyncDisposable
     public event Action<string>? Restarted;
 
     /// <param name="loggerFactory">Where every incarnation's Akka log goes; null: Akka's own logger (standard output).</param>
-    public static NodeHost Start(Config config, Action<ActorSystem>? onSystemStarted = null, ILoggerFactory? loggerFactory = null)
+    public static NodeHost Start(Config config, Action<ActorSystem>? onSystemStarted = null, ILoggerFactory? loggerFactory = null) =>
+        Start(config, onSystemStarted, loggerFactory is null ? null : () => loggerFactory);
+
+    /// <param name="loggerFactory">Asked for once the store is open, just before the first ActorSystem: the run command
+    /// makes its console logging meanwhile, off the node's start-up path.</param>
+    internal static NodeHost Start(Config config, Action<ActorSystem>? onSystemStarted, Func<ILoggerFactory>? loggerFactory)
     {
         config = config.WithFallback(ClusterDefaults);
-        IReadOnlyCollection<Setup> setups = [];
-        if (loggerFactory is not null) (config, setups) = NodeLogging.BridgeAkkaLog(config, loggerFactory);
         // Bad TLS settings stop start-up before the store is opened, naming the key.
         ClusterNode.Actors.Security.TlsSettings.Create(config.WithDefaults());
         var store = NodeRuntime.OpenStore(ClusterNode.Actors.Replication.ReplicationSettings.Create(config));
         StartUpTrace.Step("store");
         try
         {
+            IReadOnlyCollection<Setup> setups = [];
+            if (loggerFactory is not null) (config, setups) = NodeLogging.BridgeAkkaLog(config, loggerFactory());
             NodeHost? host = null;
             var runtime = StartIncarnation(store, config, setups, onSystemStarted, (target, reason) => host?.Rejoin(target, reason), joinTarget: null,
                 JoinPatience(config, incarnationsNotUp: 0));

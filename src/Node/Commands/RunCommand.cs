@@ -36,15 +36,28 @@ internal static class RunCommand
         }
 
         StartUpTrace.Step("config");
-        // One logger factory for the node (Akka's log bridged into it) and the host, made before either starts.
-        using var loggerFactory = LoggerFactory.Create(logging => logging.AddNodeConsole(logFormat));
-        var log = loggerFactory.CreateLogger(NodeLogging.Category);
+        // The node starts on a pool thread while this one makes the logging and builds the host and Kestrel: each takes a few
+        // hundred milliseconds. One logger factory for the node (Akka's log bridged into it) and the host; the node asks
+        // for it only once its store is open.
+        var loggerFactoryMade = new TaskCompletionSource<ILoggerFactory>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var service = new ClusterNodeService(config, loggerFactoryMade.Task);
+        var nodeStarting = service.BeginStart();
+        ILoggerFactory loggerFactory;
+        try
+        {
+            loggerFactory = LoggerFactory.Create(logging => logging.AddNodeConsole(logFormat));
+        }
+        catch (Exception e)
+        {
+            loggerFactoryMade.SetException(e);
+            throw;
+        }
+        loggerFactoryMade.SetResult(loggerFactory);
+        using var disposeLogging = loggerFactory; // last: flushes the console once the node has stopped
         StartUpTrace.Step("logging");
+        var log = loggerFactory.CreateLogger(NodeLogging.Category);
         foreach (var exposure in insecure) log.LogWarning("{Exposure} ({Key} = on)", exposure, SecureDefaults.AllowInsecureKey);
 
-        // The node starts on a pool thread while this one builds the host and Kestrel: each takes a few hundred milliseconds.
-        var service = new ClusterNodeService(config, loggerFactory);
-        var nodeStarting = service.BeginStart();
         var builder = HttpServer.CreateBuilder(httpSettings);
         builder.Services.AddSingleton(loggerFactory);
         builder.Services.Configure<ConsoleLifetimeOptions>(lifetime => lifetime.SuppressStatusMessages = true);

@@ -13,19 +13,22 @@ namespace ClusterNode.Node.Hosting;
 public sealed class ClusterNodeService : IHostedService
 {
     private readonly Config _config;
-    private readonly ILoggerFactory _loggerFactory;
-    private readonly ILogger _log;
+    private readonly Task<ILoggerFactory> _loggerFactory;
     private readonly TaskCompletionSource<NodeHost> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object _gate = new();
     private Task<NodeHost>? _starting;
     private NodeHost? _node;
     private int _stopped;
 
-    public ClusterNodeService(Config config, ILoggerFactory loggerFactory)
+    public ClusterNodeService(Config config, ILoggerFactory loggerFactory) : this(config, Task.FromResult(loggerFactory))
+    {
+    }
+
+    /// <param name="loggerFactory">Made while the node opens its store (the run command's console logging).</param>
+    internal ClusterNodeService(Config config, Task<ILoggerFactory> loggerFactory)
     {
         _config = config;
         _loggerFactory = loggerFactory;
-        _log = loggerFactory.CreateLogger(NodeLogging.Category);
     }
 
     /// <summary>Completes with the node once it has started (its first ActorSystem joining), or with the start-up's error.</summary>
@@ -48,8 +51,10 @@ public sealed class ClusterNodeService : IHostedService
     {
         try
         {
-            var node = NodeHost.Start(_config, loggerFactory: _loggerFactory);
-            node.Restarted += reason => _log.LogWarning("{Reason}", reason);
+            // A wait on a pool thread, outside any actor, for a factory made within the time the store takes to open.
+            var node = NodeHost.Start(_config, onSystemStarted: null, loggerFactory: () => _loggerFactory.GetAwaiter().GetResult());
+            var log = _loggerFactory.GetAwaiter().GetResult().CreateLogger(NodeLogging.Category);
+            node.Restarted += reason => log.LogWarning("{Reason}", reason);
             Volatile.Write(ref _node, node);
             _started.TrySetResult(node);
             return node;

@@ -121,7 +121,11 @@ public sealed class NodeHost : IAsyncDisposable
         try
         {
             IReadOnlyCollection<Setup> setups = [];
-            if (loggerFactory is not null) (config, setups) = NodeLogging.BridgeAkkaLog(config, loggerFactory());
+            if (loggerFactory is not null)
+            {
+                (config, setups) = NodeLogging.BridgeAkkaLog(config, loggerFactory());
+                StartUpTrace.Step("log-bridge");
+            }
             NodeHost? host = null;
             var runtime = StartIncarnation(store, config, setups, onSystemStarted, (target, reason) => host?.Rejoin(target, reason), joinTarget: null,
                 JoinPatience(config, incarnationsNotUp: 0));

@@ -56,6 +56,8 @@ internal static class RunCommand
         using var disposeLogging = loggerFactory; // last: flushes the console once the node has stopped
         StartUpTrace.Step("logging");
         var log = loggerFactory.CreateLogger(NodeLogging.Category);
+        // Also the first use of the console logging, on this thread while the node opens its store, not on Akka's logger's.
+        log.LogInformation("starting, data in {DataDirectory}", Path.GetFullPath(config.WithDefaults().GetString("cluster-node.data-dir")));
         foreach (var exposure in insecure) log.LogWarning("{Exposure} ({Key} = on)", exposure, SecureDefaults.AllowInsecureKey);
 
         var builder = HttpServer.CreateBuilder(httpSettings);

@@ -164,7 +164,7 @@ public static class StartUp
                 if (!akka.Success) continue;
                 var step = AkkaSteps.FirstOrDefault(s => line.Contains(s.Contains, StringComparison.Ordinal)).Step;
                 if (step is null || steps.Any(s => s.Item1 == step)) continue;
-                var at = DateTimeOffset.ParseExact(akka.Groups[1].Value, "MM/dd/yyyy HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+                var at = DateTimeOffset.ParseExact(akka.Groups[1].Value, "yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
                 steps.Add((step, at - _launchedAt));
             }
             return steps.OrderBy(s => s.Item2).ToList();
@@ -216,7 +216,8 @@ public static class StartUp
     }
 
     private static readonly Regex TraceLine = new(@"^cluster-node: start-up: (\S+) at (\d+)$");
-    private static readonly Regex AkkaLine = new(@"^\[\w+\]\[(\d\d/\d\d/\d{4} \d\d:\d\d:\d\d\.\d{3}Z)\]");
+    // Akka's events (and the actors') as the node's console log writes them (src/Node/Hosting/NodeLogging.cs): "2026-12-02T02:05:35.123Z info: Akka[0] ...".
+    private static readonly Regex AkkaLine = new(@"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) \w+: ");
 
     private static readonly (string Step, string Contains)[] AkkaSteps =
     [

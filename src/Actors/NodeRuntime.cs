@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Actor.Setup;
 using Akka.Configuration;
 using ClusterNode.Actors.Blobs;
 using ClusterNode.Actors.Replication;
@@ -56,7 +57,7 @@ public sealed class NodeRuntime : IAsyncDisposable
         var store = OpenStore(settings, wallClockMs);
         try
         {
-            return Start(config, settings, scrub, store, ownsStore: true, onSystemStarted);
+            return Start(config, settings, scrub, store, ownsStore: true, onSystemStarted, setups: []);
         }
         catch
         {
@@ -69,8 +70,9 @@ public sealed class NodeRuntime : IAsyncDisposable
     /// Starts an ActorSystem and hub on a store that outlives it: the host starts a new one on the same store when
     /// the cluster removed or quarantined the previous one. Disposing the runtime leaves the store open.
     /// </summary>
-    public static NodeRuntime StartOn(RecordStore store, Config config, Action<ActorSystem>? onSystemStarted = null) =>
-        Start(config, ReplicationSettings.Create(config), BlobScrub.Settings.Create(config), store, ownsStore: false, onSystemStarted);
+    /// <param name="setups">More setups of the ActorSystem, e.g. the logger factory Akka's log goes to.</param>
+    public static NodeRuntime StartOn(RecordStore store, Config config, Action<ActorSystem>? onSystemStarted = null, IReadOnlyCollection<Setup>? setups = null) =>
+        Start(config, ReplicationSettings.Create(config), BlobScrub.Settings.Create(config), store, ownsStore: false, onSystemStarted, setups ?? []);
 
     /// <summary>Opens the record store and blob files of <paramref name="settings"/>; a data-dir that cannot hold them is a configuration error.</summary>
     public static RecordStore OpenStore(ReplicationSettings settings, Func<long>? wallClockMs = null)
@@ -86,11 +88,13 @@ public sealed class NodeRuntime : IAsyncDisposable
     }
 
     private static NodeRuntime Start(Config config, ReplicationSettings settings, BlobScrub.Settings scrubSettings, RecordStore store, bool ownsStore,
-        Action<ActorSystem>? onSystemStarted)
+        Action<ActorSystem>? onSystemStarted, IReadOnlyCollection<Setup> setups)
     {
         config = config.WithDefaults();
         // Read again for every incarnation: a certificate renewed on disk is used by the next one.
-        var system = ActorSystem.Create(SystemName, TlsSettings.Create(config).Setup(config));
+        var setup = TlsSettings.Create(config).Setup(config);
+        foreach (var extra in setups) setup = setup.And(extra);
+        var system = ActorSystem.Create(SystemName, setup);
         var metrics = NodeMetrics.Acquire(store.NodeId);
         // Released however the system ends: the host terminates a lost incarnation's system without disposing this.
         system.RegisterOnTermination(metrics.Release);

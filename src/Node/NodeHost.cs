@@ -1,9 +1,12 @@
 using Akka.Actor;
+using Akka.Actor.Setup;
 using Akka.Cluster;
 using Akka.Configuration;
 using ClusterNode.Actors;
+using ClusterNode.Node.Hosting;
 using ClusterNode.Node.Membership;
 using ClusterNode.Persistence.Records;
+using Microsoft.Extensions.Logging;
 
 namespace ClusterNode.Node;
 
@@ -46,6 +49,11 @@ public sealed class NodeHost : IAsyncDisposable
         # Neither touches failure detection (heartbeats), so a loaded machine marks no one unreachable for them.
         akka.cluster.leader-actions-interval = 100ms
         akka.cluster.gossip-interval = 200ms
+        # A message to a stopped actor is routine here (a leg restarted, a peer's incarnation replaced), and each used to
+        # be a long INFO line: log the first, then only a count of the others every 5 minutes (Akka's own summary).
+        akka.log-dead-letters = 1
+        akka.log-dead-letters-suspend-duration = 5m
+        akka.log-dead-letters-during-shutdown = off
         """);
 
     /// <summary>
@@ -57,6 +65,7 @@ public sealed class NodeHost : IAsyncDisposable
     private static readonly TimeSpan RestartBackoff = TimeSpan.FromSeconds(3);
 
     private readonly Config _config;
+    private readonly IReadOnlyCollection<Setup> _setups;
     private readonly Action<ActorSystem>? _onSystemStarted;
     private readonly TaskCompletionSource _stopping = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _supervision;
@@ -66,9 +75,10 @@ public sealed class NodeHost : IAsyncDisposable
     // Incarnations in a row that never became Up: each waits twice as long to be admitted as the one before.
     private int _incarnationsNotUp = 1;
 
-    private NodeHost(Config config, NodeRuntime runtime, Action<ActorSystem>? onSystemStarted)
+    private NodeHost(Config config, IReadOnlyCollection<Setup> setups, NodeRuntime runtime, Action<ActorSystem>? onSystemStarted)
     {
         _config = config;
+        _setups = setups;
         _runtime = runtime;
         _onSystemStarted = onSystemStarted;
         _supervision = Task.Run(SuperviseAsync);
@@ -95,7 +105,13 @@ public sealed class NodeHost : IAsyncDisposable
     /// <summary>Says why the host started a new incarnation, for the process's log.</summary>
     public event Action<string>? Restarted;
 
-    public static NodeHost Start(Config config, Action<ActorSystem>? onSystemStarted = null)
+    /// <param name="loggerFactory">Where every incarnation's Akka log goes; null: Akka's own logger (standard output).</param>
+    public static NodeHost Start(Config config, Action<ActorSystem>? onSystemStarted = null, ILoggerFactory? loggerFactory = null) =>
+        Start(config, onSystemStarted, loggerFactory is null ? null : () => loggerFactory);
+
+    /// <param name="loggerFactory">Asked for once the store is open, just before the first ActorSystem: the run command
+    /// makes its console logging meanwhile, off the node's start-up path.</param>
+    internal static NodeHost Start(Config config, Action<ActorSystem>? onSystemStarted, Func<ILoggerFactory>? loggerFactory)
     {
         config = config.WithFallback(ClusterDefaults);
         // Bad TLS settings stop start-up before the store is opened, naming the key.
@@ -104,10 +120,16 @@ public sealed class NodeHost : IAsyncDisposable
         StartUpTrace.Step("store");
         try
         {
+            IReadOnlyCollection<Setup> setups = [];
+            if (loggerFactory is not null)
+            {
+                (config, setups) = NodeLogging.BridgeAkkaLog(config, loggerFactory());
+                StartUpTrace.Step("log-bridge");
+            }
             NodeHost? host = null;
-            var runtime = StartIncarnation(store, config, onSystemStarted, (target, reason) => host?.Rejoin(target, reason), joinTarget: null,
+            var runtime = StartIncarnation(store, config, setups, onSystemStarted, (target, reason) => host?.Rejoin(target, reason), joinTarget: null,
                 JoinPatience(config, incarnationsNotUp: 0));
-            host = new NodeHost(config, runtime, onSystemStarted);
+            host = new NodeHost(config, setups, runtime, onSystemStarted);
             host.ResetJoinPatienceWhenUp(runtime);
             return host;
         }
@@ -118,10 +140,10 @@ public sealed class NodeHost : IAsyncDisposable
         }
     }
 
-    private static NodeRuntime StartIncarnation(RecordStore store, Config config, Action<ActorSystem>? onSystemStarted,
+    private static NodeRuntime StartIncarnation(RecordStore store, Config config, IReadOnlyCollection<Setup> setups, Action<ActorSystem>? onSystemStarted,
         Action<Address, string> rejoin, Address? joinTarget, TimeSpan joinPatience)
     {
-        var runtime = NodeRuntime.StartOn(store, WithJoinTarget(config, joinTarget), onSystemStarted);
+        var runtime = NodeRuntime.StartOn(store, WithJoinTarget(config, joinTarget), onSystemStarted, setups);
         StartUpTrace.Step("actor-system");
         try
         {
@@ -194,7 +216,7 @@ public sealed class NodeHost : IAsyncDisposable
                 if (await Task.WhenAny(Task.Delay(RestartBackoff), _stopping.Task) == _stopping.Task) return;
                 try
                 {
-                    var next = StartIncarnation(runtime.Store, _config, _onSystemStarted, Rejoin, joinTarget,
+                    var next = StartIncarnation(runtime.Store, _config, _setups, _onSystemStarted, Rejoin, joinTarget,
                         JoinPatience(_config, Interlocked.Increment(ref _incarnationsNotUp) - 1));
                     Volatile.Write(ref _runtime, next);
                     ResetJoinPatienceWhenUp(next);

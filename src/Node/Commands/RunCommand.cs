@@ -1,11 +1,17 @@
-using System.Runtime.InteropServices;
 using Akka.Configuration;
 using ClusterNode.Actors;
+using ClusterNode.Node.Hosting;
 using ClusterNode.Node.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace ClusterNode.Node.Commands;
 
-/// <summary>`cluster-node run`: a cluster member and its HTTP API until SIGINT or SIGTERM.</summary>
+/// <summary>
+/// `cluster-node run`: a cluster member and its HTTP API until SIGINT or SIGTERM, on the generic host (a WebApplication:
+/// Kestrel, and the node as a hosted service, <see cref="ClusterNodeServiceCollectionExtensions.AddClusterNode(IServiceCollection, Action{ClusterNodeOptions})"/>).
+/// </summary>
 internal static class RunCommand
 {
     private const int Usage = CommandLine.Usage;
@@ -16,12 +22,14 @@ internal static class RunCommand
         Config config;
         HttpSettings httpSettings;
         IReadOnlyList<string> insecure;
+        LogFormat logFormat;
         try
         {
             config = Load(layers);
             ConfigurationKeys.CheckKnown(config);
             httpSettings = HttpSettings.Create(config.WithDefaults());
             insecure = SecureDefaults.Enforce(config, httpSettings);
+            logFormat = NodeLogging.Format(config);
         }
         catch (Exception e) when (e is ArgumentException or IOException or ConfigurationException)
         {
@@ -30,49 +38,68 @@ internal static class RunCommand
         }
 
         StartUpTrace.Step("config");
-        foreach (var exposure in insecure) Console.Error.WriteLine($"cluster-node: warning: {exposure} ({SecureDefaults.AllowInsecureKey} = on)");
+        // The node starts on a pool thread while this one makes the logging and builds the host and Kestrel: each takes a few
+        // hundred milliseconds. One logger factory for the node (Akka's log bridged into it) and the host; the node asks
+        // for it only once its store is open.
+        var loggerFactoryMade = new TaskCompletionSource<ILoggerFactory>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var service = new ClusterNodeService(config, loggerFactoryMade.Task);
+        var nodeStarting = service.BeginStart();
+        ILoggerFactory loggerFactory;
+        try
+        {
+            loggerFactory = LoggerFactory.Create(logging => logging.AddNodeConsole(logFormat));
+        }
+        catch (Exception e)
+        {
+            loggerFactoryMade.SetException(e);
+            throw;
+        }
+        loggerFactoryMade.SetResult(loggerFactory);
+        using var disposeLogging = loggerFactory; // last: flushes the console once the node has stopped
+        StartUpTrace.Step("logging");
+        var log = loggerFactory.CreateLogger(NodeLogging.Category);
+        // Also the first use of the console logging, on this thread while the node opens its store, not on Akka's logger's.
+        log.LogInformation("starting, data in {DataDirectory}", Path.GetFullPath(config.WithDefaults().GetString("cluster-node.data-dir")));
+        foreach (var exposure in insecure) log.LogWarning("{Exposure} ({Key} = on)", exposure, SecureDefaults.AllowInsecureKey);
 
-        // Kestrel is built on another thread while this one starts the node: each takes a few hundred milliseconds.
-        var nodeStarted = new TaskCompletionSource<Func<NodeRuntime>>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var httpStarting = Task.Run(() => HttpServer.StartAsync(nodeStarted.Task, httpSettings));
+        var builder = HttpServer.CreateBuilder(httpSettings);
+        builder.Services.AddSingleton(loggerFactory);
+        builder.Services.Configure<ConsoleLifetimeOptions>(lifetime => lifetime.SuppressStatusMessages = true);
+        // A graceful leave can outlast the host's default 30 s when peers are unreachable.
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromMinutes(2));
+        builder.Services.AddClusterNode(service);
+        await using var app = builder.Build();
         NodeHost node;
         try
         {
-            node = NodeHost.Start(config);
+            node = await nodeStarting;
             StartUpTrace.Step("node");
         }
         catch (Exception e)
         {
-            nodeStarted.SetCanceled();
-            try { await httpStarting; } catch (Exception) { /* stopped for want of a node; the node's error is the one to report */ }
             Console.Error.WriteLine($"cluster-node: cannot start: {StartFailure(e)}");
             return Usage;
         }
-        nodeStarted.SetResult(() => node.Runtime);
 
-        HttpServer http;
+        HttpServer.MapApi(app, () => node.Runtime, httpSettings);
         try
         {
-            http = await httpStarting;
+            // The host's start: the node's hosted service (started already), then Kestrel. SIGINT and SIGTERM stop it.
+            await app.StartAsync();
             StartUpTrace.Step("http");
         }
         catch (IOException e)
         {
             Console.Error.WriteLine($"cluster-node: cannot start the HTTP API (cluster-node.http.host / cluster-node.http.port): {e.Message}");
-            await node.DisposeAsync();
+            await service.StopAsync(CancellationToken.None);
             return Usage;
         }
 
-        var stop = new TaskCompletionSource();
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => { context.Cancel = true; stop.TrySetResult(); });
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; stop.TrySetResult(); });
-        node.Restarted += reason => Console.Error.WriteLine($"cluster-node: {reason}");
         var runtime = node.Runtime;
-        Console.WriteLine($"cluster-node {runtime.Store.NodeId} at {runtime.Address}, HTTP on {http.Url}, data in {Path.GetFullPath(runtime.Settings.DataDirectory)}; Ctrl-C leaves the cluster and stops it");
+        Console.WriteLine($"cluster-node {runtime.Store.NodeId} at {runtime.Address}, HTTP on {HttpServer.BoundUrl(app)}, data in {Path.GetFullPath(runtime.Settings.DataDirectory)}; Ctrl-C leaves the cluster and stops it");
         // Only a signal ends the process: a lost connection, a partition or a quarantine is ridden out in-process.
-        await stop.Task;
-        await http.DisposeAsync();
-        await node.DisposeAsync();
+        // Then the host stops Kestrel, and the node leaves the cluster and closes LMDB.
+        await app.WaitForShutdownAsync();
         Console.WriteLine("cluster-node stopped");
         return 0;
     }

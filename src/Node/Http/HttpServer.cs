@@ -34,6 +34,26 @@ public sealed class HttpServer : IAsyncDisposable
     /// </summary>
     public static async Task<HttpServer> StartAsync(Task<Func<NodeRuntime>> node, HttpSettings settings)
     {
+        var app = CreateBuilder(settings).Build();
+        try
+        {
+            MapApi(app, await node, settings);
+            await app.StartAsync();
+        }
+        catch
+        {
+            await app.DisposeAsync(); // the node did not start, or the port is taken
+            throw;
+        }
+        return new HttpServer(app, BoundUrl(app));
+    }
+
+    /// <summary>
+    /// A web application builder with Kestrel bound as <paramref name="settings"/> say and the API's services; the
+    /// caller adds its own (logging, the node itself) before building it, then maps the API with <see cref="MapApi"/>.
+    /// </summary>
+    public static WebApplicationBuilder CreateBuilder(HttpSettings settings)
+    {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -46,27 +66,31 @@ public sealed class HttpServer : IAsyncDisposable
                 if (settings.Certificate is { } certificate) listen.UseHttps(certificate);
             });
         });
-        Func<NodeRuntime>? current = null; // set once the node has started; no request is served before
-        builder.Services.AddNodeHealthChecks(() => current);
+        var current = new CurrentNode(); // set by MapApi; no request is served before
+        builder.Services.AddSingleton(current);
+        builder.Services.AddNodeHealthChecks(() => current.Get);
         builder.Services.AddNodeMetrics(settings.Telemetry);
-        var app = builder.Build();
-        try
-        {
-            if (StartUpTrace.Enabled) TraceFirstRequest(app);
-            app.Use(new ApiAuthentication(settings.Tokens).InvokeAsync);
-            current = await node;
-            HttpApi.Map(app, current, settings);
-            app.MapNodeHealth();
-            app.MapNodeMetrics(current);
-            await app.StartAsync();
-        }
-        catch
-        {
-            await app.DisposeAsync(); // the node did not start, or the port is taken
-            throw;
-        }
-        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new HttpServer(app, new Uri(bound));
+        return builder;
+    }
+
+    /// <summary>The API's middleware and routes over the started node (<paramref name="node"/>: its current incarnation).</summary>
+    public static void MapApi(WebApplication app, Func<NodeRuntime> node, HttpSettings settings)
+    {
+        if (StartUpTrace.Enabled) TraceFirstRequest(app);
+        app.Use(new ApiAuthentication(settings.Tokens).InvokeAsync);
+        app.Services.GetRequiredService<CurrentNode>().Get = node;
+        HttpApi.Map(app, node, settings);
+        app.MapNodeHealth();
+        app.MapNodeMetrics(node);
+    }
+
+    /// <summary>The address Kestrel listens on, once started (the port is chosen at start when settings say 0).</summary>
+    public static Uri BoundUrl(WebApplication app) =>
+        new(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+
+    private sealed class CurrentNode
+    {
+        public Func<NodeRuntime>? Get;
     }
 
     /// <summary>The bench's view of the first request: when it passed routing (built then) and when it was answered.</summary>

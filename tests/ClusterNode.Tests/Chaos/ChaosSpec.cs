@@ -45,8 +45,9 @@ public sealed class ChaosSpec : IAsyncLifetime
         ("unreachable", new Regex(@"Marking node\(s\) as UNREACHABLE"), true),
         ("reachable again", new Regex(@"Marking node\(s\) as REACHABLE"), true),
         ("fatal", new Regex("cannot start|Unhandled exception|FATAL|OutOfMemory"), true),
-        ("ERROR level", new Regex(@"^\[ERROR\]"), false),
-        ("WARNING level", new Regex(@"^\[WARNING\]"), false),
+        // The node's console log ("2026-12-02T02:05:35.123Z fail: ..."; src/Node/Hosting/NodeLogging.cs), or Akka's own logger.
+        ("ERROR level", new Regex(@"^\[ERROR\]|^\S+ fail: "), false),
+        ("WARNING level", new Regex(@"^\[WARNING\]|^\S+ warn: "), false),
     ];
 
     private readonly ITestOutputHelper _output;

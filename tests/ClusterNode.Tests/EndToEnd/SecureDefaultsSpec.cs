@@ -50,7 +50,8 @@ public sealed class SecureDefaultsSpec(ITestOutputHelper output) : IAsyncLifetim
         var node = Start("insecure", log, "cluster-node.http.host = \"0.0.0.0\"", "cluster-node.allow-insecure = on");
         await _client.Healthy(node);
         Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync(new Uri(node.Url, "tables"))).StatusCode);
-        Assert.Contains("warning: cluster-node.http.host = \"0.0.0.0\" is not a loopback address", ReadShared(log));
+        // A warning of the node's log (src/Node/Hosting/NodeLogging.cs): "... warn: cluster-node[0] cluster-node.http.host = ...".
+        Assert.Contains(ReadShared(log).Split('\n'), line => line.Contains(" warn: cluster-node[0] cluster-node.http.host = \"0.0.0.0\" is not a loopback address"));
     }
 
     [Fact]

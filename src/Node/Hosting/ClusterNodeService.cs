@@ -1,0 +1,89 @@
+using Akka.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace ClusterNode.Node.Hosting;
+
+/// <summary>
+/// A cluster node as a hosted service of the generic host: started with the host (a <see cref="NodeHost"/>: the store
+/// and the cluster member, its ActorSystem replaced in-process whenever the cluster removes it), and leaving the
+/// cluster gracefully when the host stops. Akka's log and the node's own lines go to the host's logger factory.
+/// Resolve it from the host's services to reach the node once started (<see cref="Started"/>, <see cref="Node"/>).
+/// </summary>
+public sealed class ClusterNodeService : IHostedService
+{
+    private readonly Config _config;
+    private readonly Task<ILoggerFactory> _loggerFactory;
+    private readonly TaskCompletionSource<NodeHost> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly object _gate = new();
+    private Task<NodeHost>? _starting;
+    private NodeHost? _node;
+    private int _stopped;
+
+    public ClusterNodeService(Config config, ILoggerFactory loggerFactory) : this(config, Task.FromResult(loggerFactory))
+    {
+    }
+
+    /// <param name="loggerFactory">Made while the node opens its store (the run command's console logging).</param>
+    internal ClusterNodeService(Config config, Task<ILoggerFactory> loggerFactory)
+    {
+        _config = config;
+        _loggerFactory = loggerFactory;
+    }
+
+    /// <summary>Completes with the node once it has started (its first ActorSystem joining), or with the start-up's error.</summary>
+    public Task<NodeHost> Started => _started.Task;
+
+    /// <summary>The started node; its <see cref="NodeHost.Runtime"/> is the current incarnation.</summary>
+    public NodeHost Node => Volatile.Read(ref _node) ?? throw new InvalidOperationException("the cluster node has not started yet");
+
+    /// <summary>
+    /// Starts the node on a pool thread, once however often it is called: <c>cluster-node run</c> calls it before the
+    /// host is built, so the node starts while Kestrel is built (each takes a few hundred milliseconds), and the host's
+    /// start then only waits for it.
+    /// </summary>
+    internal Task<NodeHost> BeginStart()
+    {
+        lock (_gate) return _starting ??= Task.Run(StartNode);
+    }
+
+    private NodeHost StartNode()
+    {
+        try
+        {
+            // A wait on a pool thread, outside any actor, for a factory made within the time the store takes to open.
+            var node = NodeHost.Start(_config, onSystemStarted: null, loggerFactory: () => _loggerFactory.GetAwaiter().GetResult());
+            var log = _loggerFactory.GetAwaiter().GetResult().CreateLogger(NodeLogging.Category);
+            node.Restarted += reason => log.LogWarning("{Reason}", reason);
+            Volatile.Write(ref _node, node);
+            _started.TrySetResult(node);
+            return node;
+        }
+        catch (Exception e)
+        {
+            _started.TrySetException(e);
+            throw;
+        }
+    }
+
+    public async Task StartAsync(CancellationToken cancellationToken) => await BeginStart().WaitAsync(cancellationToken);
+
+    /// <summary>Leaves the cluster (coordinated shutdown) and closes the store; Kestrel, started after the node, has stopped before.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1) return;
+        Task<NodeHost>? starting;
+        lock (_gate) starting = _starting;
+        if (starting is null) return;
+        NodeHost node;
+        try
+        {
+            node = await starting;
+        }
+        catch (Exception)
+        {
+            return; // it never started: nothing to leave or close
+        }
+        await node.DisposeAsync();
+    }
+}

@@ -78,6 +78,7 @@ public sealed record NodeStatus(
 /// <param name="Lag">The peer's last sequence minus the persisted cursor.</param>
 /// <param name="LastProblem">The last problem of the stream, or null.</param>
 /// <param name="ClockOffsetMs">The peer's wall clock minus this node's, as last measured, or null.</param>
+/// <param name="ReceivedBytes">Bytes of the peer's frames and chunks received since this node started.</param>
 public sealed record PeerStatus(
     string Peer,
     string Address,
@@ -89,7 +90,8 @@ public sealed record PeerStatus(
     long BlobGap,
     long Lag,
     string? LastProblem,
-    long? ClockOffsetMs);
+    long? ClockOffsetMs,
+    long ReceivedBytes);
 
 /// <summary>Blobs the node is repairing from peers, has repaired, and found lost everywhere.</summary>
 public sealed record BlobRepairStatus(int Repairing, long Repaired, int Lost, long Unanswered);

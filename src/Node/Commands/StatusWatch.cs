@@ -80,7 +80,8 @@ internal static class StatusWatch
             var status = await CommandLine.GetJsonAsync(client, new Uri(url, "/status"));
             var peers = status.GetProperty("peers").EnumerateArray()
                 .Select(p => (p.GetProperty("peer").GetString() ?? "", p))
-                .Select(p => (p.Item1, tracker.Observe(p.Item1, at, p.Item2.GetProperty("lag").GetInt64(), p.Item2.GetProperty("durable").GetInt64())))
+                .Select(p => (p.Item1, tracker.Observe(p.Item1, at, p.Item2.GetProperty("lag").GetInt64(), p.Item2.GetProperty("durable").GetInt64(),
+                    p.Item2.TryGetProperty("receivedBytes", out var bytes) ? bytes.GetInt64() : 0)))
                 .ToList();
             return new Read(at, status, peers, null);
         }
@@ -94,8 +95,20 @@ internal static class StatusWatch
     private static string Pace(CatchUpTracker.Progress progress) => progress switch
     {
         { RecordsPerSecond: null } => "rate and time left from the next read",
-        { TimeLeft: { } left } => $"{progress.RecordsPerSecond:N0} records/s, about {left:hh\\:mm\\:ss} left",
-        _ => $"{progress.RecordsPerSecond:N0} records/s, not gaining on the peer's writes",
+        { TimeLeft: { } left } => $"{progress.RecordsPerSecond:N0} records/s, {Bytes(progress.BytesPerSecond)}/s, {BytesLeft(progress)}about {left:hh\\:mm\\:ss} left",
+        _ => $"{progress.RecordsPerSecond:N0} records/s, {Bytes(progress.BytesPerSecond)}/s, not gaining on the peer's writes",
+    };
+
+    private static string BytesLeft(CatchUpTracker.Progress progress) => progress.BytesLeft is { } left ? $"~{Bytes(left)} left, " : "";
+
+    /// <summary>Bytes as a person reads them: 1.5 MB, 230 KB.</summary>
+    private static string Bytes(double? bytes) => bytes switch
+    {
+        null => "?",
+        >= 1e9 => $"{bytes / 1e9:0.0} GB",
+        >= 1e6 => $"{bytes / 1e6:0.0} MB",
+        >= 1e3 => $"{bytes / 1e3:0} KB",
+        _ => $"{bytes:0} B",
     };
 
     private static IRenderable Render(Read read, Uri url, TimeSpan interval)
@@ -118,7 +131,7 @@ internal static class StatusWatch
         // Fewer columns than `status` prints, to fit an 80-column terminal with the bar: committed and persisted are
         // in `status` itself.
         var table = new Table().Border(TableBorder.Simple)
-            .AddColumns("peer", "mode", "durable", "lag", "blobs due", "catch-up", "rate", "left");
+            .AddColumns("peer", "mode", "durable", "lag", "blobs due", "catch-up", "rate", "bytes left", "left");
         table.Columns[0].NoWrap();
         var progressByPeer = read.Peers.ToDictionary(p => p.Peer, p => p.Progress);
         foreach (var peer in status.GetProperty("peers").EnumerateArray())
@@ -134,7 +147,8 @@ internal static class StatusWatch
                         .AddItem("done", Math.Max(progress.Total - progress.Left, 0), Color.Green)
                         .AddItem("left", progress.Left, Color.Grey)
                     : new Markup("[green]caught up[/]"),
-                new Text(progress is { CatchingUp: true, RecordsPerSecond: { } rate } ? $"{rate:N0}/s" : ""),
+                new Text(progress is { CatchingUp: true, RecordsPerSecond: { } rate } ? $"{rate:N0}/s {Bytes(progress.BytesPerSecond)}/s" : ""),
+                new Text(progress is { CatchingUp: true, BytesLeft: { } bytesLeft } ? $"~{Bytes(bytesLeft)}" : ""),
                 new Text(progress is { CatchingUp: true, TimeLeft: { } left } ? $"{left:h\\:mm\\:ss}" : ""));
         }
         lines.Add(read.Peers.Count == 0 ? new Text("(no peers)") : table);

@@ -1,3 +1,4 @@
+using ClusterNode.Actors;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -9,13 +10,15 @@ public static class ClusterNodeServiceCollectionExtensions
     /// <summary>
     /// Adds a cluster node that starts and stops with the host: <c>builder.Services.AddClusterNode(node =&gt; { node.ConfigFile
     /// = "node.conf"; node.DataDirectory = "data"; })</c>. Resolve <see cref="ClusterNodeService"/> to reach it. The
-    /// configuration is read here, so a missing file is an error at once; a bad setting stops the host's start, naming the key.
+    /// configuration is read here, so a missing file or an unknown key under <c>cluster-node</c> (a typo) is an error at
+    /// once; a bad setting stops the host's start, naming the key.
     /// </summary>
     public static IServiceCollection AddClusterNode(this IServiceCollection services, Action<ClusterNodeOptions> configure)
     {
         var options = new ClusterNodeOptions();
         configure(options);
         var config = options.ToConfig();
+        ConfigurationKeys.CheckKnown(config);
         services.AddSingleton(provider => new ClusterNodeService(config, provider.GetRequiredService<ILoggerFactory>()));
         services.AddHostedService(provider => provider.GetRequiredService<ClusterNodeService>());
         return services;

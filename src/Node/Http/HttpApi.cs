@@ -192,6 +192,8 @@ public static class HttpApi
                     outstandingBlobs = p.OutstandingBlobs,
                     blobGap = p.BlobGap,
                     lag = Math.Max(0, p.PeerLastSequence - p.PersistedCursor),
+                    // Frames and chunks of this peer's, since this node started: `status --watch` derives a byte rate from it.
+                    receivedBytes = node.Metrics.Leg(p.Peer).BytesReceived,
                     lastProblem = p.LastProblem,
                     clockOffsetMs = status.ClockOffsetsMs?.GetValueOrDefault(p.Peer),
                 }),

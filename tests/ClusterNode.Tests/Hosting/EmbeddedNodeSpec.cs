@@ -86,6 +86,20 @@ public sealed class EmbeddedNodeSpec : IAsyncLifetime
         Assert.Contains(missing, error.Message);
     }
 
+    [Fact]
+    public void A_misspelt_key_is_refused_when_the_node_is_added_naming_the_key_meant_and_nothing_is_written()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        var dataDirectory = Path.Combine(_root, "typo");
+        var error = Assert.Throws<ConfigurationException>(() => builder.Services.AddClusterNode(node =>
+        {
+            node.Config = ConfigurationFactory.ParseString("cluster-node.replication.windw = 4");
+            node.DataDirectory = dataDirectory;
+        }));
+        Assert.Equal("unknown key cluster-node.replication.windw (did you mean cluster-node.replication.window?)", error.Message);
+        Assert.False(Directory.Exists(dataDirectory));
+    }
+
     private async Task<(IHost Host, NodeHost Node)> StartEmbedded(string name, int port, string? seed, CapturedLog log)
     {
         var builder = Host.CreateApplicationBuilder();

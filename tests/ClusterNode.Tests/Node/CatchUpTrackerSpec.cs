@@ -31,6 +31,22 @@ public sealed class CatchUpTrackerSpec
     }
 
     [Fact]
+    public void Bytes_left_are_the_records_left_at_the_bytes_per_record_lately_and_a_restarted_node_starts_the_count_again()
+    {
+        var tracker = new CatchUpTracker();
+        Assert.Null(tracker.Observe("a", T0, lag: 1_000, durable: 0, receivedBytes: 0).BytesLeft);
+        // 200 records made durable in 2 s, 10 MB received: 50 KB a record, 5 MB/s; 800 records left.
+        var second = tracker.Observe("a", T0.AddSeconds(2), lag: 800, durable: 200, receivedBytes: 10_000_000);
+        Assert.Equal(5_000_000, second.BytesPerSecond!.Value, 3);
+        Assert.Equal(40_000_000, second.BytesLeft);
+
+        // The node restarted: its count of bytes received began again; no rate from across the restart.
+        var restarted = tracker.Observe("a", T0.AddSeconds(3), lag: 700, durable: 300, receivedBytes: 1_000);
+        Assert.Null(restarted.BytesPerSecond);
+        Assert.Null(restarted.BytesLeft);
+    }
+
+    [Fact]
     public void Time_left_follows_how_fast_the_lag_shrinks_while_the_peer_takes_writes_and_is_unknown_when_it_does_not()
     {
         var tracker = new CatchUpTracker();

@@ -27,8 +27,10 @@ public sealed class MetricsSpec : InProcessNodeSpec
     public async Task A_follower_catching_up_shows_committed_and_durable_rising_bytes_received_and_lag_falling_to_zero()
     {
         var (a, lastOfA, seed) = await StartSourceWithBlobs();
-        // A slow disk on B (one chunk per blob): its catch-up lasts long enough to be seen under way.
-        var b = await StartNode("b", Loopback.FreePort(), seed, "cluster-node.fault-injection.blob-save.chunk-delay = 40ms");
+        // A slow disk on B (one chunk per blob): its catch-up lasts long enough to be seen under way. And a small window,
+        // so A's blobs (1 MB) arrive as B handles them rather than all before the first scrape.
+        var b = await StartNode("b", Loopback.FreePort(), seed,
+            "cluster-node.fault-injection.blob-save.chunk-delay = 40ms\ncluster-node.replication.window = 128 KiB");
         var (nodeA, nodeB) = (a.Host.Runtime.Store.NodeId, b.Host.Runtime.Store.NodeId);
 
         var samples = new List<(double Committed, double Durable, double Received, double Lag)>();

@@ -4,6 +4,7 @@ using ClusterNode.Actors.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 
@@ -25,7 +26,7 @@ public static class NodeMetricsExtensions
                 metrics.AddOtlpExporter((exporter, reader) =>
                 {
                     exporter.Endpoint = endpoint;
-                    exporter.Protocol = settings.OtlpProtocol;
+                    exporter.Protocol = settings.OtlpProtocol == OtlpProtocol.Grpc ? OtlpExportProtocol.Grpc : OtlpExportProtocol.HttpProtobuf;
                     reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = (int)settings.OtlpExportInterval.TotalMilliseconds;
                 });
         });

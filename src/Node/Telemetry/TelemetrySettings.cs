@@ -1,5 +1,4 @@
 using Akka.Configuration;
-using OpenTelemetry.Exporter;
 
 namespace ClusterNode.Node.Telemetry;
 
@@ -8,11 +7,11 @@ namespace ClusterNode.Node.Telemetry;
 /// an OTLP collector when <c>otlp.endpoint</c> is set. Read once and checked at start-up; a bad value throws a
 /// <see cref="ConfigurationException"/> naming the key.
 /// </summary>
-public sealed record TelemetrySettings(Uri? OtlpEndpoint, OtlpExportProtocol OtlpProtocol, TimeSpan OtlpExportInterval)
+public sealed record TelemetrySettings(Uri? OtlpEndpoint, OtlpProtocol OtlpProtocol, TimeSpan OtlpExportInterval)
 {
     public const string Section = "cluster-node.telemetry";
 
-    public static readonly TelemetrySettings Default = new(null, OtlpExportProtocol.Grpc, TimeSpan.FromSeconds(15));
+    public static readonly TelemetrySettings Default = new(null, OtlpProtocol.Grpc, TimeSpan.FromSeconds(15));
 
     public static TelemetrySettings Create(Config config)
     {
@@ -40,12 +39,22 @@ public sealed record TelemetrySettings(Uri? OtlpEndpoint, OtlpExportProtocol Otl
             throw new ConfigurationException($"{Section}.otlp.endpoint: '{endpoint}' is not an http or https URL (e.g. \"http://collector:4317\"; empty: no OTLP export)");
         var parsed = protocol switch
         {
-            "grpc" => OtlpExportProtocol.Grpc,
-            "http/protobuf" => OtlpExportProtocol.HttpProtobuf,
+            "grpc" => OtlpProtocol.Grpc,
+            "http/protobuf" => OtlpProtocol.HttpProtobuf,
             _ => throw new ConfigurationException($"{Section}.otlp.protocol: '{protocol}' is not grpc or http/protobuf"),
         };
         if (interval < TimeSpan.FromSeconds(1) || interval > TimeSpan.FromHours(1))
             throw new ConfigurationException($"{Section}.otlp.export-interval: {interval} is outside 1s..1h");
         return new TelemetrySettings(uri, parsed, interval);
     }
+}
+
+/// <summary>
+/// OTLP's transports, as <c>otlp.protocol</c> names them. Not OpenTelemetry's own enum: the settings are read before
+/// anything starts, and need not load the OTLP exporter's assembly, which only a node exporting over OTLP uses.
+/// </summary>
+public enum OtlpProtocol
+{
+    Grpc,
+    HttpProtobuf,
 }

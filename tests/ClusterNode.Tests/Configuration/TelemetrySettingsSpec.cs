@@ -2,7 +2,6 @@ using Akka.Configuration;
 using ClusterNode.Actors;
 using ClusterNode.Node.Http;
 using ClusterNode.Node.Telemetry;
-using OpenTelemetry.Exporter;
 using Xunit;
 
 namespace ClusterNode.Tests.Configuration;
@@ -14,7 +13,7 @@ public sealed class TelemetrySettingsSpec
     public void Defaults_must_be_the_documented_ones()
     {
         var settings = TelemetrySettings.Create(ConfigurationFactory.Empty.WithDefaults());
-        Assert.Equal(new TelemetrySettings(null, OtlpExportProtocol.Grpc, TimeSpan.FromSeconds(15)), settings);
+        Assert.Equal(new TelemetrySettings(null, OtlpProtocol.Grpc, TimeSpan.FromSeconds(15)), settings);
         Assert.Equal(settings, HttpSettings.Create(ConfigurationFactory.Empty.WithDefaults()).Telemetry);
     }
 
@@ -22,7 +21,7 @@ public sealed class TelemetrySettingsSpec
     public void An_otlp_collector_must_be_read_with_its_protocol_and_interval()
     {
         var settings = Create("""otlp { endpoint = "http://collector:4318/v1/metrics", protocol = "http/protobuf", export-interval = 5s }""");
-        Assert.Equal(new TelemetrySettings(new Uri("http://collector:4318/v1/metrics"), OtlpExportProtocol.HttpProtobuf, TimeSpan.FromSeconds(5)), settings);
+        Assert.Equal(new TelemetrySettings(new Uri("http://collector:4318/v1/metrics"), OtlpProtocol.HttpProtobuf, TimeSpan.FromSeconds(5)), settings);
     }
 
     [Theory]

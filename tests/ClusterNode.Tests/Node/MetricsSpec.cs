@@ -109,7 +109,7 @@ public sealed class MetricsSpec : InProcessNodeSpec
     public async Task A_node_exporting_over_otlp_to_a_collector_that_is_down_still_serves_and_scrapes()
     {
         var collector = new Uri($"http://127.0.0.1:{Loopback.FreePort()}"); // nothing listens there
-        var settings = new HttpSettings("127.0.0.1", 0) { Telemetry = new ClusterNode.Node.Telemetry.TelemetrySettings(collector, OpenTelemetry.Exporter.OtlpExportProtocol.Grpc, TimeSpan.FromSeconds(1)) };
+        var settings = new HttpSettings("127.0.0.1", 0) { Telemetry = new ClusterNode.Node.Telemetry.TelemetrySettings(collector, ClusterNode.Node.Telemetry.OtlpProtocol.Grpc, TimeSpan.FromSeconds(1)) };
         var port = Loopback.FreePort();
         var node = await StartNode("solo", port, $"akka.tcp://cluster-node@127.0.0.1:{port}", settings: settings);
 

@@ -277,7 +277,7 @@ public static class StartUpPart
         var helloMedian = Stats.Median(hello, x => x);
         table.Add("9r", "start-up reference: `dotnet hello.dll` (hello world), launch to exit", helloMedian, null, "1.00 (reference)", Stats.Runs(hello));
         var usageMedian = Stats.Median(usage, x => x);
-        table.Add("9r", "`dotnet cluster-node.dll` with no command (prints usage), launch to exit", usageMedian, null,
+        table.Add("9r", "`dotnet cluster-node.dll` with no command (exit 2), launch to exit", usageMedian, null,
             $"time x{usageMedian / helloMedian:F1} of hello", Stats.Runs(usage));
 
         // 9a, 9b: one node forming its own cluster, from launch to the first 200 of /health.

@@ -34,7 +34,9 @@ public sealed class BlobSaverSpec : Akka.TestKit.Xunit2.TestKit
         var openTempFiles = new OpenFileCount(Path.Combine(blobs.Directory, "tmp"));
         var watermark = CreateTestProbe();
         var slowFlusher = Props.Create(() => new SlowFlusher(BlobFlusher.Props(blobs, BlobDurability.Fsync, IoDispatcher), TimeSpan.FromMilliseconds(300), openTempFiles));
-        // A child of the test actor, which gets its ChunkWritten as the receiver would.
+        // A child of the test actor, which gets its ChunkWritten as the receiver would. The test actor also gets the
+        // TestKit's own output logger's LoggerInitialized when that logger starts late (seen on a loaded CI machine).
+        IgnoreMessages(message => message is Akka.Event.LoggerInitialized);
         var saver = ChildActorOf(BlobSaver.Props(blobs, watermark, slowFlusher, IoDispatcher));
 
         // Every chunk at once, as a window far larger than the bound would let them come.

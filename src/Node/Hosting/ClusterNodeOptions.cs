@@ -27,6 +27,14 @@ public sealed class ClusterNodeOptions
     /// <summary><c>akka.cluster.seed-nodes</c>, e.g. <c>akka.tcp://cluster-node@10.0.0.1:4053</c>; empty: as configured.</summary>
     public IList<string> SeedNodes { get; } = new List<string>();
 
+    /// <summary>
+    /// Also serve the node's HTTP API (records, blobs, status, health, metrics: what <c>cluster-node run</c> serves) on
+    /// a Kestrel of its own at <c>cluster-node.http.host</c>/<c>port</c>, with the node's tokens and HTTPS settings,
+    /// apart from the application's own endpoints. Off: the application reaches the node through
+    /// <see cref="ClusterNodeService.Node"/> only.
+    /// </summary>
+    public bool ServeHttpApi { get; set; }
+
     /// <summary>The node's configuration: the typed settings over <see cref="Config"/> over <see cref="ConfigFile"/>.</summary>
     public Config ToConfig()
     {

@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using ClusterNode.Node.Http;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -14,6 +15,9 @@ public sealed class ClusterNodeService : IHostedService
 {
     private readonly Config _config;
     private readonly Task<ILoggerFactory> _loggerFactory;
+    private readonly HttpSettings? _httpApi;
+    private readonly IReadOnlyList<string> _insecure;
+    private HttpServer? _http;
     private readonly TaskCompletionSource<NodeHost> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object _gate = new();
     private Task<NodeHost>? _starting;
@@ -24,12 +28,25 @@ public sealed class ClusterNodeService : IHostedService
     {
     }
 
+    /// <param name="httpApi">Where to serve the node's HTTP API on a Kestrel of its own; null: not at all.</param>
+    /// <param name="insecure">Exposures allowed by <c>cluster-node.allow-insecure</c>, logged as warnings at start.</param>
+    internal ClusterNodeService(Config config, ILoggerFactory loggerFactory, HttpSettings? httpApi, IReadOnlyList<string> insecure)
+        : this(config, Task.FromResult(loggerFactory))
+    {
+        _httpApi = httpApi;
+        _insecure = insecure;
+    }
+
     /// <param name="loggerFactory">Made while the node opens its store (the run command's console logging).</param>
     internal ClusterNodeService(Config config, Task<ILoggerFactory> loggerFactory)
     {
         _config = config;
         _loggerFactory = loggerFactory;
+        _insecure = [];
     }
+
+    /// <summary>Where the node's own HTTP API listens, once started, when <see cref="ClusterNodeOptions.ServeHttpApi"/> is on.</summary>
+    public Uri? HttpUrl => Volatile.Read(ref _http)?.Url;
 
     /// <summary>Completes with the node once it has started (its first ActorSystem joining), or with the start-up's error.</summary>
     public Task<NodeHost> Started => _started.Task;
@@ -66,7 +83,13 @@ public sealed class ClusterNodeService : IHostedService
         }
     }
 
-    public async Task StartAsync(CancellationToken cancellationToken) => await BeginStart().WaitAsync(cancellationToken);
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var node = await BeginStart().WaitAsync(cancellationToken);
+        var log = (await _loggerFactory).CreateLogger(NodeLogging.Category);
+        foreach (var exposure in _insecure) log.LogWarning("{Exposure} ({Key} = on)", exposure, SecureDefaults.AllowInsecureKey);
+        if (_httpApi is not null) Volatile.Write(ref _http, await HttpServer.StartAsync(() => node.Runtime, _httpApi));
+    }
 
     /// <summary>Leaves the cluster (coordinated shutdown) and closes the store; Kestrel, started after the node, has stopped before.</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -84,6 +107,8 @@ public sealed class ClusterNodeService : IHostedService
         {
             return; // it never started: nothing to leave or close
         }
+        // The API first: no request reaches a node that is leaving.
+        if (Volatile.Read(ref _http) is { } http) await http.DisposeAsync();
         await node.DisposeAsync();
     }
 }

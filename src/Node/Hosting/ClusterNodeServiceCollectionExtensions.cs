@@ -1,4 +1,5 @@
 using ClusterNode.Actors;
+using ClusterNode.Node.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -10,8 +11,9 @@ public static class ClusterNodeServiceCollectionExtensions
     /// <summary>
     /// Adds a cluster node that starts and stops with the host: <c>builder.Services.AddClusterNode(node =&gt; { node.ConfigFile
     /// = "node.conf"; node.DataDirectory = "data"; })</c>. Resolve <see cref="ClusterNodeService"/> to reach it. The
-    /// configuration is read here, so a missing file or an unknown key under <c>cluster-node</c> (a typo) is an error at
-    /// once; a bad setting stops the host's start, naming the key.
+    /// configuration is read here, so a missing file, an unknown key under <c>cluster-node</c> (a typo), a bad HTTP
+    /// setting or an exposure the secure defaults refuse is an error at once; any other bad setting stops the host's
+    /// start, naming the key.
     /// </summary>
     public static IServiceCollection AddClusterNode(this IServiceCollection services, Action<ClusterNodeOptions> configure)
     {
@@ -19,7 +21,11 @@ public static class ClusterNodeServiceCollectionExtensions
         configure(options);
         var config = options.ToConfig();
         ConfigurationKeys.CheckKnown(config);
-        services.AddSingleton(provider => new ClusterNodeService(config, provider.GetRequiredService<ILoggerFactory>()));
+        // The same secure defaults as `cluster-node run`: no remoting beyond loopback without TLS, no API beyond it without tokens.
+        var http = HttpSettings.Create(config.WithDefaults());
+        var insecure = SecureDefaults.Enforce(config, http);
+        services.AddSingleton(provider => new ClusterNodeService(config, provider.GetRequiredService<ILoggerFactory>(),
+            options.ServeHttpApi ? http : null, insecure));
         services.AddHostedService(provider => provider.GetRequiredService<ClusterNodeService>());
         return services;
     }

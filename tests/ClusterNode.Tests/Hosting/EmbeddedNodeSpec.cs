@@ -78,6 +78,40 @@ public sealed class EmbeddedNodeSpec : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_embedded_node_serves_its_HTTP_API_on_its_own_port_when_asked_and_only_then()
+    {
+        var (quiet, _) = await StartEmbedded("quiet", Loopback.FreePort(), seed: null, new CapturedLog());
+        Assert.Null(quiet.Services.GetRequiredService<ClusterNodeService>().HttpUrl);
+        var (host, node) = await StartEmbedded("served", Loopback.FreePort(), seed: null, new CapturedLog(), serveHttpApi: true);
+        var url = host.Services.GetRequiredService<ClusterNodeService>().HttpUrl;
+        Assert.NotNull(url);
+
+        // The typed client against the embedded node's API: a write through HTTP is in the node's store, and back.
+        using var client = new ClusterNode.Client.ClusterNodeClient(url);
+        await client.PutRecordAsync("people", "bob", new { name = "Bob" });
+        Assert.NotNull(node.Store.Get("people", "bob"));
+        Assert.Equal("Bob", (await client.GetRecordAsync("people", "bob")).Data.GetProperty("name").GetString());
+        await Loopback.Eventually(async () => Assert.True((await client.GetHealthAsync()).IsReady), Generous);
+
+        await host.StopAsync();
+        await Assert.ThrowsAsync<HttpRequestException>(() => client.GetRecordAsync("people", "bob")); // stopped with the host
+    }
+
+    [Fact]
+    public void An_embedded_node_is_held_to_the_secure_defaults_remoting_beyond_loopback_needs_TLS()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        var dataDirectory = Path.Combine(_root, "exposed");
+        var error = Assert.Throws<ConfigurationException>(() => builder.Services.AddClusterNode(node =>
+        {
+            node.DataDirectory = dataDirectory;
+            node.Hostname = "0.0.0.0";
+        }));
+        Assert.Contains("akka.remote.dot-netty.tcp.hostname", error.Message);
+        Assert.False(Directory.Exists(dataDirectory));
+    }
+
+    [Fact]
     public void A_missing_config_file_is_refused_when_the_node_is_added_naming_the_file()
     {
         var builder = Host.CreateApplicationBuilder();
@@ -100,7 +134,7 @@ public sealed class EmbeddedNodeSpec : IAsyncLifetime
         Assert.False(Directory.Exists(dataDirectory));
     }
 
-    private async Task<(IHost Host, NodeHost Node)> StartEmbedded(string name, int port, string? seed, CapturedLog log)
+    private async Task<(IHost Host, NodeHost Node)> StartEmbedded(string name, int port, string? seed, CapturedLog log, bool serveHttpApi = false)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
@@ -112,6 +146,8 @@ public sealed class EmbeddedNodeSpec : IAsyncLifetime
             node.Hostname = "127.0.0.1";
             node.Port = port;
             if (seed is not null) node.SeedNodes.Add(seed);
+            if (serveHttpApi) node.Config = ConfigurationFactory.ParseString("cluster-node.http.port = 0").WithFallback(node.Config);
+            node.ServeHttpApi = serveHttpApi;
         });
         var host = builder.Build();
         _running.Add(new HostStopper(host));

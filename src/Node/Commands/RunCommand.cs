@@ -27,9 +27,7 @@ internal static class RunCommand
         try
         {
             config = Load(layers);
-            ConfigurationKeys.CheckKnown(config);
-            httpSettings = HttpSettings.Create(config.WithDefaults());
-            insecure = SecureDefaults.Enforce(config, httpSettings);
+            (httpSettings, insecure) = ClusterNodeService.CheckConfiguration(config);
             logFormat = NodeLogging.Format(config);
         }
         catch (Exception e) when (e is ArgumentException or IOException or ConfigurationException)
@@ -64,7 +62,7 @@ internal static class RunCommand
         // hundred milliseconds. One logger factory for the node (Akka's log bridged into it) and the host; the node asks
         // for it only once its store is open.
         var loggerFactoryMade = new TaskCompletionSource<ILoggerFactory>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var service = new ClusterNodeService(config, loggerFactoryMade.Task);
+        var service = new ClusterNodeService(config, loggerFactoryMade.Task, httpApi: null, insecure); // run serves the API itself
         var nodeStarting = service.BeginStart();
         ILoggerFactory loggerFactory;
         try
@@ -82,7 +80,6 @@ internal static class RunCommand
         var log = loggerFactory.CreateLogger(NodeLogging.Category);
         // Also the first use of the console logging, on this thread while the node opens its store, not on Akka's logger's.
         log.LogInformation("starting, data in {DataDirectory}", Path.GetFullPath(config.WithDefaults().GetString("cluster-node.data-dir")));
-        foreach (var exposure in insecure) log.LogWarning("{Exposure} ({Key} = on)", exposure, SecureDefaults.AllowInsecureKey);
 
         var builder = HttpServer.CreateBuilder(httpSettings);
         builder.Services.AddSingleton(loggerFactory);

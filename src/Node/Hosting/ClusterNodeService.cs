@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using ClusterNode.Actors;
 using ClusterNode.Node.Http;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -24,25 +25,33 @@ public sealed class ClusterNodeService : IHostedService
     private NodeHost? _node;
     private int _stopped;
 
-    public ClusterNodeService(Config config, ILoggerFactory loggerFactory) : this(config, Task.FromResult(loggerFactory))
+    public ClusterNodeService(Config config, ILoggerFactory loggerFactory) : this(config, Task.FromResult(loggerFactory), httpApi: null, insecure: [])
     {
     }
 
+    /// <param name="loggerFactory">The run command makes its console logging while the node opens its store.</param>
     /// <param name="httpApi">Where to serve the node's HTTP API on a Kestrel of its own; null: not at all.</param>
-    /// <param name="insecure">Exposures allowed by <c>cluster-node.allow-insecure</c>, logged as warnings at start.</param>
-    internal ClusterNodeService(Config config, ILoggerFactory loggerFactory, HttpSettings? httpApi, IReadOnlyList<string> insecure)
-        : this(config, Task.FromResult(loggerFactory))
+    /// <param name="insecure">Exposures allowed by <c>cluster-node.allow-insecure</c> (<see cref="CheckConfiguration"/>), logged as warnings.</param>
+    internal ClusterNodeService(Config config, Task<ILoggerFactory> loggerFactory, HttpSettings? httpApi, IReadOnlyList<string> insecure)
     {
+        _config = config;
+        _loggerFactory = loggerFactory;
         _httpApi = httpApi;
         _insecure = insecure;
     }
 
-    /// <param name="loggerFactory">Made while the node opens its store (the run command's console logging).</param>
-    internal ClusterNodeService(Config config, Task<ILoggerFactory> loggerFactory)
+    /// <summary>
+    /// What stops a node from starting before anything is opened, for <c>cluster-node run</c> and an embedded node alike:
+    /// an unknown key under <c>cluster-node</c>, a bad HTTP setting, and an exposure the secure defaults refuse (no remoting
+    /// beyond loopback without TLS, no API beyond it without tokens); each throws naming its key. Returns the HTTP settings
+    /// and the exposures <c>cluster-node.allow-insecure</c> lets through.
+    /// </summary>
+    /// <param name="config">The node's own configuration, before any defaults.</param>
+    internal static (HttpSettings Http, IReadOnlyList<string> Insecure) CheckConfiguration(Config config)
     {
-        _config = config;
-        _loggerFactory = loggerFactory;
-        _insecure = [];
+        ConfigurationKeys.CheckKnown(config);
+        var http = HttpSettings.Create(config.WithDefaults());
+        return (http, SecureDefaults.Enforce(config, http));
     }
 
     /// <summary>Where the node's own HTTP API listens, once started, when <see cref="ClusterNodeOptions.ServeHttpApi"/> is on.</summary>
@@ -71,6 +80,7 @@ public sealed class ClusterNodeService : IHostedService
             // A wait on a pool thread, outside any actor, for a factory made within the time the store takes to open.
             var node = NodeHost.Start(_config, onSystemStarted: null, loggerFactory: () => _loggerFactory.GetAwaiter().GetResult());
             var log = _loggerFactory.GetAwaiter().GetResult().CreateLogger(NodeLogging.Category);
+            foreach (var exposure in _insecure) log.LogWarning("{Exposure} ({Key} = on)", exposure, SecureDefaults.AllowInsecureKey);
             node.Restarted += reason => log.LogWarning("{Reason}", reason);
             Volatile.Write(ref _node, node);
             _started.TrySetResult(node);
@@ -86,8 +96,6 @@ public sealed class ClusterNodeService : IHostedService
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var node = await BeginStart().WaitAsync(cancellationToken);
-        var log = (await _loggerFactory).CreateLogger(NodeLogging.Category);
-        foreach (var exposure in _insecure) log.LogWarning("{Exposure} ({Key} = on)", exposure, SecureDefaults.AllowInsecureKey);
         if (_httpApi is not null) Volatile.Write(ref _http, await HttpServer.StartAsync(() => node.Runtime, _httpApi));
     }
 

@@ -1,5 +1,3 @@
-using ClusterNode.Actors;
-using ClusterNode.Node.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -20,11 +18,8 @@ public static class ClusterNodeServiceCollectionExtensions
         var options = new ClusterNodeOptions();
         configure(options);
         var config = options.ToConfig();
-        ConfigurationKeys.CheckKnown(config);
-        // The same secure defaults as `cluster-node run`: no remoting beyond loopback without TLS, no API beyond it without tokens.
-        var http = HttpSettings.Create(config.WithDefaults());
-        var insecure = SecureDefaults.Enforce(config, http);
-        services.AddSingleton(provider => new ClusterNodeService(config, provider.GetRequiredService<ILoggerFactory>(),
+        var (http, insecure) = ClusterNodeService.CheckConfiguration(config); // as `cluster-node run` checks it
+        services.AddSingleton(provider => new ClusterNodeService(config, Task.FromResult(provider.GetRequiredService<ILoggerFactory>()),
             options.ServeHttpApi ? http : null, insecure));
         services.AddHostedService(provider => provider.GetRequiredService<ClusterNodeService>());
         return services;

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Akka.Configuration;
 using ClusterNode.Actors;
 using ClusterNode.Node.Hosting;
@@ -37,27 +36,6 @@ internal static class RunCommand
         }
 
         StartUpTrace.Step("config");
-        // Until the host listens for SIGINT and SIGTERM (once it has started), a signal is held here and the node stops
-        // gracefully as soon as it has started, rather than the process ending under it.
-        var stopWhenStarted = new CancellationTokenSource();
-        var earlySignals = new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM }
-            .Select(signal => PosixSignalRegistration.Create(signal, context => { context.Cancel = true; stopWhenStarted.Cancel(); }))
-            .ToList();
-        try
-        {
-            return await StartAndServeAsync(config, httpSettings, insecure, logFormat, stopWhenStarted.Token, () => earlySignals.ForEach(s => s.Dispose()));
-        }
-        finally
-        {
-            earlySignals.ForEach(s => s.Dispose());
-            stopWhenStarted.Dispose();
-        }
-    }
-
-    /// <param name="hostListensForSignals">Called once the host's own SIGINT/SIGTERM handling has started.</param>
-    private static async Task<int> StartAndServeAsync(Config config, HttpSettings httpSettings, IReadOnlyList<string> insecure, LogFormat logFormat,
-        CancellationToken stopWhenStarted, Action hostListensForSignals)
-    {
         // The node starts on a pool thread while this one makes the logging and builds the host and Kestrel: each takes a few
         // hundred milliseconds. One logger factory for the node (Akka's log bridged into it) and the host; the node asks
         // for it only once its store is open.
@@ -113,9 +91,6 @@ internal static class RunCommand
             await service.StopAsync(CancellationToken.None);
             return Usage;
         }
-
-        hostListensForSignals();
-        if (stopWhenStarted.IsCancellationRequested) app.Lifetime.StopApplication();
 
         var runtime = node.Runtime;
         Console.WriteLine($"cluster-node {runtime.Store.NodeId} at {runtime.Address}, HTTP on {HttpServer.BoundUrl(app)}, data in {Path.GetFullPath(runtime.Settings.DataDirectory)}; Ctrl-C leaves the cluster and stops it");

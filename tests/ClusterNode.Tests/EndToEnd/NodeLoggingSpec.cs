@@ -52,16 +52,6 @@ public sealed class NodeLoggingSpec(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public async Task A_SIGINT_while_the_node_is_still_starting_stops_it_gracefully_once_started()
-    {
-        // The signal goes as soon as the node says it is starting, before it serves (its store opening, Kestrel built).
-        var run = await Run(_ => true, err => err.Any(line => line.Contains("starting, data in", StringComparison.Ordinal)));
-
-        Assert.Equal(0, run.ExitCode);
-        Assert.Equal("cluster-node stopped", run.Out[^1]);
-    }
-
-    [Fact]
     public async Task A_logging_format_other_than_text_or_json_stops_start_up_with_one_line_naming_the_key()
     {
         var result = await NodeCli.RunAsync(new Dictionary<string, string?>(), TimeSpan.FromSeconds(60),
